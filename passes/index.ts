@@ -1,0 +1,11 @@
+/**
+ * The registry: every pass sdxl-opt has, in the order `sdxl-opt passes` lists them. A meta-test checks that each
+ * file in passes/ is registered here exactly once and that each pass has tests.
+ */
+import type { PassDefinition } from '../src/engine/pass.js';
+
+export const PASSES: readonly PassDefinition<any>[] = [];
+
+export function findPass(name: string): PassDefinition<any> | undefined {
+  return PASSES.find((p) => p.name === name);
+}

@@ -1,0 +1,195 @@
+/**
+ * External data: tensors whose bytes live in files beside the model. Locations are untrusted input: one that is
+ * absolute, climbs with '..', or resolves (through symlinks) outside the model's directory is refused, the
+ * path-traversal class of the 2024 ONNX CVEs. Offsets and lengths are checked against the file and the tensor's
+ * dtype × shape before any byte is read; bytes are read on demand, in bounded chunks.
+ */
+import fs from 'node:fs';
+import fsp from 'node:fs/promises';
+import path from 'node:path';
+import { SdxlOptError } from '../errors.js';
+import { DEFAULT_CHUNK, type TensorData } from '../ir/tensor.js';
+import type { StringStringEntryProto, TensorProto } from '../onnx/types.js';
+
+export interface ExternalLocation {
+  /** The location as written in the model (relative to the model's directory). */
+  location: string;
+  /** The file's resolved path (symlinks followed). */
+  file: string;
+  offset: number;
+  length: number;
+}
+
+/** Checks a location string alone: relative, no '..', no drive letters, no NUL. */
+export function checkLocationSyntax(location: string, where: string): void {
+  const refuse = (why: string): never => {
+    throw new SdxlOptError('UNSAFE_PATH', `external data location '${location}' ${why}`, {
+      where,
+      hint: 'external data must live in the model\'s own directory; a model that points elsewhere may be hostile',
+    });
+  };
+  if (location === '') refuse('is empty');
+  if (location.includes('\0')) refuse('contains a NUL character');
+  if (path.isAbsolute(location) || path.win32.isAbsolute(location) || /^[a-zA-Z]:/.test(location)) refuse('is an absolute path');
+  if (location.split(/[\\/]/).includes('..')) refuse("contains '..'");
+}
+
+const DECIMAL = /^(0|[1-9][0-9]{0,15})$/;
+
+function parseSize(value: string | undefined, key: string, where: string): number | undefined {
+  if (value === undefined) return undefined;
+  if (!DECIMAL.test(value) || !Number.isSafeInteger(Number(value))) {
+    throw new SdxlOptError('EXTERNAL_DATA', `external data ${key} '${value}' is not a valid byte count`, { where });
+  }
+  return Number(value);
+}
+
+export function externalEntries(t: TensorProto): Map<string, string> {
+  return new Map((t.external_data ?? []).map((e: StringStringEntryProto) => [e.key ?? '', e.value ?? '']));
+}
+
+/** Resolves and checks data files once per model; stats are cached, so 1,000 tensors cost one stat per file. */
+export class ExternalDataResolver {
+  private readonly files = new Map<string, { file: string; size: number } | { missing: string }>();
+  private readonly realModelDir: string;
+
+  constructor(readonly modelDir: string) {
+    this.realModelDir = fs.realpathSync(modelDir);
+  }
+
+  /** The data files read so far (resolved paths), so writers can refuse to overwrite them. */
+  dataFiles(): string[] {
+    return [...this.files.values()].flatMap((f) => ('file' in f ? [f.file] : []));
+  }
+
+  locate(t: TensorProto, byteLength: number, where: string): ExternalLocation | { missing: string; location: string } {
+    const entries = externalEntries(t);
+    const location = entries.get('location');
+    if (location === undefined) throw new SdxlOptError('EXTERNAL_DATA', 'external tensor has no location', { where });
+    checkLocationSyntax(location, where);
+    const offset = parseSize(entries.get('offset'), 'offset', where) ?? 0;
+    const length = parseSize(entries.get('length'), 'length', where) ?? byteLength;
+    if (length !== byteLength) {
+      throw new SdxlOptError('EXTERNAL_DATA', `external data length ${length} does not match the tensor's ${byteLength} bytes (dtype × shape)`, {
+        where,
+        hint: 'the model and its data file disagree; re-export the model',
+      });
+    }
+    const file = this.resolve(location, where);
+    if ('missing' in file) return { missing: file.missing, location };
+    if (offset + length > file.size) {
+      throw new SdxlOptError('EXTERNAL_DATA', `bytes ${offset}..${offset + length} lie past the end of '${location}' (${file.size} bytes)`, {
+        where,
+        hint: 'the data file is truncated or belongs to another model',
+      });
+    }
+    return { location, file: file.file, offset, length };
+  }
+
+  private resolve(location: string, where: string): { file: string; size: number } | { missing: string } {
+    const cached = this.files.get(location);
+    if (cached) return cached;
+    const joined = path.join(this.modelDir, location);
+    let entry: { file: string; size: number } | { missing: string };
+    let real: string;
+    try {
+      real = fs.realpathSync(joined);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw ioError(e, joined, where);
+      entry = { missing: joined };
+      this.files.set(location, entry);
+      return entry;
+    }
+    const rel = path.relative(this.realModelDir, real);
+    if (rel === '' || rel.startsWith('..') || path.isAbsolute(rel)) {
+      throw new SdxlOptError('UNSAFE_PATH', `external data location '${location}' resolves to '${real}', outside the model's directory`, {
+        where,
+        hint: 'a symlink leads out of the model directory; copy the data file next to the model instead',
+      });
+    }
+    const stat = fs.statSync(real);
+    if (!stat.isFile()) {
+      throw new SdxlOptError('EXTERNAL_DATA', `external data location '${location}' is not a regular file`, { where });
+    }
+    entry = { file: real, size: stat.size };
+    this.files.set(location, entry);
+    return entry;
+  }
+}
+
+function ioError(e: unknown, file: string, where: string): SdxlOptError {
+  const err = e as NodeJS.ErrnoException;
+  return new SdxlOptError('IO', `cannot read '${file}': ${err.code ?? err.message}`, { where, cause: e });
+}
+
+/** Bytes of one external tensor, read in bounded chunks into a reused buffer. */
+export class ExternalData implements TensorData {
+  constructor(readonly at: ExternalLocation) {}
+
+  get byteLength(): number {
+    return this.at.length;
+  }
+
+  get inMemory(): undefined {
+    return undefined;
+  }
+
+  async *chunks(maxChunk = DEFAULT_CHUNK): AsyncIterable<Uint8Array> {
+    if (this.at.length === 0) return;
+    let handle: fsp.FileHandle;
+    try {
+      handle = await fsp.open(this.at.file, 'r');
+    } catch (e) {
+      throw ioError(e, this.at.file, this.describe());
+    }
+    try {
+      const buffer = Buffer.allocUnsafe(Math.min(maxChunk, this.at.length));
+      for (let done = 0; done < this.at.length; ) {
+        const want = Math.min(buffer.byteLength, this.at.length - done);
+        let got = 0;
+        while (got < want) {
+          const { bytesRead } = await handle.read(buffer, got, want - got, this.at.offset + done + got);
+          if (bytesRead === 0) {
+            throw new SdxlOptError('EXTERNAL_DATA', `'${this.at.location}' ended at byte ${this.at.offset + done + got}, before the tensor's end`, {
+              where: this.describe(),
+              hint: 'the data file shrank or is truncated',
+            });
+          }
+          got += bytesRead;
+        }
+        done += want;
+        yield buffer.subarray(0, want);
+      }
+    } finally {
+      await handle.close();
+    }
+  }
+
+  describe(): string {
+    return `${this.at.location} @ ${this.at.offset}+${this.at.length}`;
+  }
+}
+
+/** Stands for the bytes of a tensor whose data file is absent: metadata works, reading says what is missing. */
+export class MissingData implements TensorData {
+  constructor(
+    readonly byteLength: number,
+    private readonly location: string,
+    private readonly file: string,
+  ) {}
+
+  get inMemory(): undefined {
+    return undefined;
+  }
+
+  // eslint-disable-next-line require-yield
+  async *chunks(): AsyncIterable<Uint8Array> {
+    throw new SdxlOptError('EXTERNAL_DATA', `external data file '${this.location}' is missing (looked for '${this.file}')`, {
+      hint: 'put the data file next to the model, or write synthetic weights with `sdxl-opt synth`',
+    });
+  }
+
+  describe(): string {
+    return `${this.location} (missing)`;
+  }
+}
