@@ -125,17 +125,20 @@ export class Tensor {
         where: this.data.describe(),
       });
     }
-    const out = new Uint8Array(this.byteLength);
+    // The length comes from the model (dims × dtype); allocate only once the data has produced bytes, so a
+    // model that claims a huge tensor in a missing or unreadable file costs nothing.
+    let out: Uint8Array | undefined;
     let at = 0;
     for await (const chunk of this.data.chunks()) {
+      out ??= new Uint8Array(this.byteLength);
       if (at + chunk.byteLength > out.byteLength) break;
       out.set(chunk, at);
       at += chunk.byteLength;
     }
-    if (at !== out.byteLength) {
-      throw new SdxlOptError('BAD_TENSOR', `read ${at} bytes of ${out.byteLength}`, { where: this.data.describe() });
+    if (at !== this.byteLength) {
+      throw new SdxlOptError('BAD_TENSOR', `read ${at} bytes of ${this.byteLength}`, { where: this.data.describe() });
     }
-    return out;
+    return out ?? new Uint8Array(0);
   }
 
   /** A new Tensor over the same bytes with other dims (a reshape of an initializer). */
