@@ -21,10 +21,19 @@ export interface ReadOptions {
 export function modelFromProto(proto: ModelProto, options: ReadOptions): Model {
   const where = options.source;
   if (!proto.graph) throw new SdxlOptError('BAD_MODEL', 'the model has no graph', { where });
+  const irVersion = int64ToNumber(proto.ir_version, 'ir_version');
   const opsets = new Map<string, number>();
   for (const o of proto.opset_import ?? []) opsets.set(o.domain ?? '', int64ToNumber(o.version, 'opset version'));
+  // opset_import follows the graph in the file (field 8 after 7): a file cut just after its graph decodes as a
+  // model without operator sets, which ONNX forbids from IR 3 on. Catch that truncation here.
+  if (opsets.size === 0 && irVersion >= 3) {
+    throw new SdxlOptError('BAD_MODEL', `the model (IR ${irVersion}) imports no operator set`, {
+      where,
+      hint: 'the file is probably truncated; re-export or re-download it',
+    });
+  }
   const graph = graphFromProto(proto.graph, options, []);
-  const model = new Model(graph, int64ToNumber(proto.ir_version, 'ir_version'), opsets);
+  const model = new Model(graph, irVersion, opsets);
   model.origin = restOf(proto, ['graph', 'functions']) as ModelProto;
   model.functions = proto.functions ?? [];
   return model;
