@@ -15,7 +15,7 @@ import { modelToProto } from '../ir/to-proto.js';
 import { encodeModel } from '../onnx/codec.js';
 import { DataType } from '../onnx/dtype.js';
 import type { TensorProto } from '../onnx/types.js';
-import { ExternalData } from './external-data.js';
+import { checkLocationSyntax, ExternalData } from './external-data.js';
 import { sourceOf } from './read.js';
 import { restOf } from '../ir/proto-util.js';
 import { registerTempFile, unregisterTempFile } from './temp-files.js';
@@ -85,7 +85,15 @@ export async function writeModel(model: Model, modelFile: string, options: Write
   const alignment = options.alignment ?? 4096;
   const threshold = options.sizeThreshold ?? 1024;
   const dataFileName = options.dataFileName ?? `${path.basename(modelFile)}_data`;
+  // The name is written into the model as a location: it must be one a reader accepts, and not the model itself.
+  checkLocationSyntax(dataFileName, modelFile);
   const dataFile = path.join(path.dirname(modelFile), dataFileName);
+  if (path.resolve(dataFile) === path.resolve(modelFile)) {
+    throw new SdxlOptError('UNSAFE_PATH', `the data file '${dataFileName}' would be the model file itself`, {
+      where: modelFile,
+      hint: 'choose another data file name',
+    });
+  }
   const initializers = model.graph.initializers();
   const totalBytes = initializers.reduce((s, v) => s + v.initializer!.byteLength, 0);
   const readExternal = initializers.some((v) => v.initializer!.data instanceof ExternalData || v.initializer!.origin?.data_location === 1);
