@@ -51,11 +51,10 @@ export function externalEntries(t: TensorProto): Map<string, string> {
 /** Resolves and checks data files once per model; stats are cached, so 1,000 tensors cost one stat per file. */
 export class ExternalDataResolver {
   private readonly files = new Map<string, { file: string; size: number } | { missing: string }>();
-  private readonly realModelDir: string;
+  private realModelDir: string | undefined;
 
-  constructor(readonly modelDir: string) {
-    this.realModelDir = fs.realpathSync(modelDir);
-  }
+  /** `modelDir` need not exist (a model held in memory): it is resolved when the first data file is found. */
+  constructor(readonly modelDir: string) {}
 
   /** The data files read so far (resolved paths), so writers can refuse to overwrite them. */
   dataFiles(): string[] {
@@ -99,6 +98,11 @@ export class ExternalDataResolver {
       entry = { missing: joined };
       this.files.set(location, entry);
       return entry;
+    }
+    try {
+      this.realModelDir ??= fs.realpathSync(this.modelDir);
+    } catch (e) {
+      throw ioError(e, this.modelDir, where);
     }
     const rel = path.relative(this.realModelDir, real);
     if (rel === '' || rel.startsWith('..') || path.isAbsolute(rel)) {
