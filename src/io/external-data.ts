@@ -48,6 +48,30 @@ export function externalEntries(t: TensorProto): Map<string, string> {
   return new Map((t.external_data ?? []).map((e: StringStringEntryProto) => [e.key ?? '', e.value ?? '']));
 }
 
+/** Where an external tensor says its bytes are, before any file is looked at. */
+export interface ExternalPlacement {
+  location: string;
+  offset: number;
+  length: number;
+}
+
+/** The location, offset and length an external tensor declares, checked against its dtype × shape (`byteLength`). */
+export function externalPlacement(t: TensorProto, byteLength: number, where: string): ExternalPlacement {
+  const entries = externalEntries(t);
+  const location = entries.get('location');
+  if (location === undefined) throw new SdxlOptError('EXTERNAL_DATA', 'external tensor has no location', { where });
+  checkLocationSyntax(location, where);
+  const offset = parseSize(entries.get('offset'), 'offset', where) ?? 0;
+  const length = parseSize(entries.get('length'), 'length', where) ?? byteLength;
+  if (length !== byteLength) {
+    throw new SdxlOptError('EXTERNAL_DATA', `external data length ${length} does not match the tensor's ${byteLength} bytes (dtype × shape)`, {
+      where,
+      hint: 'the model and its data file disagree; re-export the model',
+    });
+  }
+  return { location, offset, length };
+}
+
 /** Resolves and checks data files once per model; stats are cached, so 1,000 tensors cost one stat per file. */
 export class ExternalDataResolver {
   private readonly files = new Map<string, { file: string; size: number } | { missing: string }>();
@@ -62,18 +86,7 @@ export class ExternalDataResolver {
   }
 
   locate(t: TensorProto, byteLength: number, where: string): ExternalLocation | { missing: string; location: string } {
-    const entries = externalEntries(t);
-    const location = entries.get('location');
-    if (location === undefined) throw new SdxlOptError('EXTERNAL_DATA', 'external tensor has no location', { where });
-    checkLocationSyntax(location, where);
-    const offset = parseSize(entries.get('offset'), 'offset', where) ?? 0;
-    const length = parseSize(entries.get('length'), 'length', where) ?? byteLength;
-    if (length !== byteLength) {
-      throw new SdxlOptError('EXTERNAL_DATA', `external data length ${length} does not match the tensor's ${byteLength} bytes (dtype × shape)`, {
-        where,
-        hint: 'the model and its data file disagree; re-export the model',
-      });
-    }
+    const { location, offset, length } = externalPlacement(t, byteLength, where);
     const file = this.resolve(location, where);
     if ('missing' in file) return { missing: file.missing, location };
     if (offset + length > file.size) {
