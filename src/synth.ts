@@ -13,7 +13,8 @@ import { SdxlOptError } from './errors.js';
 import { externalPlacement, MissingData, type ExternalPlacement } from './io/external-data.js';
 import { checkModelFile } from './io/read.js';
 import { registerTempFile, unregisterTempFile } from './io/temp-files.js';
-import { writeError } from './io/write.js';
+import { writeFully } from './io/staged-writer.js';
+import { writeError } from './io/write-errors.js';
 import { modelFromProto } from './ir/from-proto.js';
 import type { Graph } from './ir/graph.js';
 import type { Value } from './ir/value.js';
@@ -252,17 +253,6 @@ async function writeDataFile(
     await pending;
     await fh.truncate(plan.size);
   });
-}
-
-async function writeFully(fh: fsp.FileHandle, bytes: Uint8Array, position: number, file: string): Promise<void> {
-  for (let done = 0; done < bytes.byteLength; ) {
-    try {
-      const { bytesWritten } = await fh.write(bytes, done, bytes.byteLength - done, position + done);
-      done += bytesWritten;
-    } catch (e) {
-      throw writeError(e, file);
-    }
-  }
 }
 
 /** Runs `write` on a new temporary file beside `target`, syncs it and renames it into place; removes it on failure. */

@@ -8,6 +8,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { ExternalData, externalEntries } from '../src/io/external-data.js';
 import { readModel, sourceOf } from '../src/io/read.js';
+import { StagedWriter } from '../src/io/staged-writer.js';
 import { writeModel } from '../src/io/write.js';
 import type { Model } from '../src/ir/model.js';
 import { decodeModel } from '../src/onnx/codec.js';
@@ -254,4 +255,49 @@ test('an embedded-weights model stays embedded under auto, and goes external whe
   assert.ok(external.modelBytes < fs.statSync(source).size / 4, `model file is ${external.modelBytes} bytes`);
   assertSameTensors(await tensorBytes(await readModel(path.join(dir, 'ext.onnx'))), expected);
   assertSameTensors(await tensorBytes(await readModel(path.join(dir, 'limit.onnx'))), expected);
+});
+
+test('the staged writer turns any mix of pieces and padding into the same bytes, through buffers of any size', async (t) => {
+  const dir = tempDir(t);
+  const pieces = [f32Bytes(f32Sequence(5, 1)), new Uint8Array(0), f32Bytes(f32Sequence(1, 2)), f32Bytes(f32Sequence(300, 3)), new Uint8Array([7])];
+  const expected: number[] = [];
+  const alignTo = (n: number) => {
+    while (expected.length % n) expected.push(0);
+  };
+  for (const [i, p] of pieces.entries()) {
+    alignTo(i === 3 ? 256 : 16);
+    expected.push(...p);
+  }
+  for (const bufferBytes of [1, 7, 64, 4096]) {
+    const file = path.join(dir, `staged-${bufferBytes}.bin`);
+    const fh = await fs.promises.open(file, 'wx');
+    const writer = new StagedWriter(fh, file, bufferBytes);
+    for (const [i, p] of pieces.entries()) {
+      await writer.alignTo(i === 3 ? 256 : 16);
+      await writer.append(p);
+      p.fill(0xaa); // a caller may reuse its chunk once append returns
+    }
+    await writer.finish();
+    await fh.close();
+    assert.equal(writer.position, expected.length);
+    assert.deepEqual([...fs.readFileSync(file)], expected, `staging buffers of ${bufferBytes} bytes`);
+    for (const [i, p] of pieces.entries()) p.set(i === 4 ? [7] : f32Bytes(f32Sequence(p.byteLength / 4, [1, 0, 2, 3][i]!)));
+  }
+});
+
+test('alignment larger than any buffer and alignment 1 are honoured', async (t) => {
+  const dir = tempDir(t);
+  const model = await readModel(fixture('sdxl-vae-decoder-tiny-ts17.onnx'));
+  const expected = await tensorBytes(model);
+  for (const alignment of [1, 128 * 1024]) {
+    const out = path.join(dir, `a${alignment}.onnx`);
+    await writeModel(model, out, { externalData: 'always', alignment });
+    const extents = initializerProtos(out)
+      .filter((p) => p.data_location === 1)
+      .map((p) => [Number(externalEntries(p).get('offset')), Number(externalEntries(p).get('length'))] as const);
+    assert.ok(extents.every(([o]) => o % alignment === 0));
+    if (alignment === 1) assert.ok(extents.every(([o], i) => i === 0 || o === extents[i - 1]![0] + extents[i - 1]![1]), 'packed without gaps');
+    else assert.ok(extents.some(([o], i) => i > 0 && o > extents[i - 1]![0] + extents[i - 1]![1] + 4096), 'gaps up to 128 KiB');
+    assertSameTensors(await tensorBytes(await readModel(out)), expected);
+  }
 });

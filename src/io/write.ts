@@ -18,7 +18,11 @@ import type { TensorProto } from '../onnx/types.js';
 import { checkLocationSyntax, ExternalData } from './external-data.js';
 import { sourceOf } from './read.js';
 import { restOf } from '../ir/proto-util.js';
+import { StagedWriter, writeFully } from './staged-writer.js';
 import { registerTempFile, unregisterTempFile } from './temp-files.js';
+import { writeError } from './write-errors.js';
+
+export { writeError };
 
 export interface WriteOptions {
   /** 'auto': external when the model was read with external data or its weights exceed `inlineLimit`. */
@@ -43,8 +47,6 @@ export interface WriteResult {
   externalTensors: number;
   inlineTensors: number;
 }
-
-const PAD = new Uint8Array(64 * 1024);
 
 /** Refuses a destination that is one of the model's own input files, or a directory. */
 export function checkDestination(model: Model, modelFile: string, dataFile: string | undefined): void {
@@ -83,6 +85,9 @@ function tempName(target: string): string {
 
 export async function writeModel(model: Model, modelFile: string, options: WriteOptions = {}): Promise<WriteResult> {
   const alignment = options.alignment ?? 4096;
+  if (!Number.isSafeInteger(alignment) || alignment < 1) {
+    throw new SdxlOptError('BAD_PARAM', `alignment ${alignment} is not a positive whole number of bytes`);
+  }
   const threshold = options.sizeThreshold ?? 1024;
   const dataFileName = options.dataFileName ?? `${path.basename(modelFile)}_data`;
   // The name is written into the model as a location: it must be one a reader accepts, and not the model itself.
@@ -114,26 +119,26 @@ export async function writeModel(model: Model, modelFile: string, options: Write
       registerTempFile(tmpData);
       const fh = await openForWrite(tmpData);
       try {
-        let position = 0;
+        const writer = new StagedWriter(fh, tmpData);
         let written = 0;
         for (const v of initializers) {
           const t = v.initializer!;
           if (!goesExternal(t)) continue;
-          const pad = (alignment - (position % alignment)) % alignment;
-          position = await writeAll(fh, PAD.subarray(0, pad), position, tmpData);
-          const offset = position;
+          await writer.alignTo(alignment);
+          const offset = writer.position;
           for await (const chunk of t.data.chunks()) {
-            position = await writeAll(fh, chunk, position, tmpData);
+            await writer.append(chunk);
             written += chunk.byteLength;
             options.onProgress?.(written, externalTotal);
           }
-          if (position - offset !== t.byteLength) {
-            throw new SdxlOptError('BAD_TENSOR', `initializer '${v.name}' produced ${position - offset} bytes, expected ${t.byteLength}`);
+          if (writer.position - offset !== t.byteLength) {
+            throw new SdxlOptError('BAD_TENSOR', `initializer '${v.name}' produced ${writer.position - offset} bytes, expected ${t.byteLength}`);
           }
           protos.set(v.name, externalTensorProto(v.name, t, dataFileName, offset));
           externalTensors++;
         }
-        dataBytes = position;
+        await writer.finish();
+        dataBytes = writer.position;
         await fh.sync();
       } finally {
         await fh.close();
@@ -149,7 +154,7 @@ export async function writeModel(model: Model, modelFile: string, options: Write
     registerTempFile(tmpModel);
     const fh = await openForWrite(tmpModel);
     try {
-      await writeAll(fh, bytes, 0, tmpModel);
+      await writeFully(fh, bytes, 0, tmpModel);
       await fh.sync();
     } finally {
       await fh.close();
@@ -200,38 +205,10 @@ async function openForWrite(file: string): Promise<fsp.FileHandle> {
   }
 }
 
-async function writeAll(fh: fsp.FileHandle, bytes: Uint8Array, position: number, file: string): Promise<number> {
-  let done = 0;
-  while (done < bytes.byteLength) {
-    try {
-      const { bytesWritten } = await fh.write(bytes, done, bytes.byteLength - done, position + done);
-      done += bytesWritten;
-    } catch (e) {
-      throw writeError(e, file);
-    }
-  }
-  return position + done;
-}
-
 async function renameInto(from: string, to: string): Promise<void> {
   try {
     await fsp.rename(from, to);
   } catch (e) {
     throw writeError(e, to);
   }
-}
-
-export function writeError(e: unknown, file: string): SdxlOptError {
-  const code = (e as NodeJS.ErrnoException).code;
-  const dir = path.dirname(file);
-  if (code === 'ENOSPC') {
-    return new SdxlOptError('IO', `the disk is full while writing '${file}'`, {
-      hint: `free space on the disk of '${dir}' (nothing was left behind; the inputs are untouched)`,
-      cause: e,
-    });
-  }
-  if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') {
-    return new SdxlOptError('IO', `no permission to write '${file}' (${code})`, { hint: `choose an output folder you can write to`, cause: e });
-  }
-  return new SdxlOptError('IO', `cannot write '${file}': ${code ?? String(e)}`, { cause: e });
 }

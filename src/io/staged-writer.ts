@@ -1,0 +1,85 @@
+/**
+ * Sequential writing through two staging buffers: bytes are copied in, and a full buffer is written while the
+ * caller fills the other. Writes are large and sequential whatever the callers' pieces are (small tensors and
+ * alignment padding share one write), the source's next read overlaps the previous write, and no buffer is
+ * allocated after the first two. The caller's chunks may be reused as soon as `append` returns.
+ */
+import type fsp from 'node:fs/promises';
+import { writeError } from './write-errors.js';
+
+export const STAGING_BYTES = 16 * 1024 * 1024;
+
+export class StagedWriter {
+  private readonly buffers: [Uint8Array, Uint8Array];
+  private current = 0;
+  private filled = 0;
+  /** File position of the current buffer's first byte. */
+  private flushedTo = 0;
+  private inFlight: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly fh: fsp.FileHandle,
+    private readonly file: string,
+    bufferBytes = STAGING_BYTES,
+  ) {
+    this.buffers = [new Uint8Array(bufferBytes), new Uint8Array(bufferBytes)];
+  }
+
+  /** Bytes appended so far: the file offset of the next byte. */
+  get position(): number {
+    return this.flushedTo + this.filled;
+  }
+
+  async append(bytes: Uint8Array): Promise<void> {
+    for (let at = 0; at < bytes.byteLength; ) {
+      const buffer = this.buffers[this.current]!;
+      const n = Math.min(buffer.byteLength - this.filled, bytes.byteLength - at);
+      buffer.set(bytes.subarray(at, at + n), this.filled);
+      this.filled += n;
+      at += n;
+      if (this.filled === buffer.byteLength) await this.flush();
+    }
+  }
+
+  /** Appends zeros up to the next multiple of `alignment`. */
+  async alignTo(alignment: number): Promise<void> {
+    let pad = (alignment - (this.position % alignment)) % alignment;
+    while (pad > 0) {
+      const buffer = this.buffers[this.current]!;
+      const n = Math.min(buffer.byteLength - this.filled, pad);
+      buffer.fill(0, this.filled, this.filled + n);
+      this.filled += n;
+      pad -= n;
+      if (this.filled === buffer.byteLength) await this.flush();
+    }
+  }
+
+  /** Writes what is staged and waits for every write to finish. */
+  async finish(): Promise<void> {
+    if (this.filled > 0) await this.flush();
+    await this.inFlight;
+  }
+
+  /** Starts writing the current buffer once the previous write is done, and switches to the other buffer. */
+  private async flush(): Promise<void> {
+    await this.inFlight; // the other buffer is free again once its write is done
+    const bytes = this.buffers[this.current]!.subarray(0, this.filled);
+    this.inFlight = writeFully(this.fh, bytes, this.flushedTo, this.file);
+    // Surface a failed write at the next await even if nobody awaits it before then.
+    this.inFlight.catch(() => undefined);
+    this.flushedTo += this.filled;
+    this.filled = 0;
+    this.current ^= 1;
+  }
+}
+
+export async function writeFully(fh: fsp.FileHandle, bytes: Uint8Array, position: number, file: string): Promise<void> {
+  for (let done = 0; done < bytes.byteLength; ) {
+    try {
+      const { bytesWritten } = await fh.write(bytes, done, bytes.byteLength - done, position + done);
+      done += bytesWritten;
+    } catch (e) {
+      throw writeError(e, file);
+    }
+  }
+}
