@@ -1,8 +1,10 @@
 /**
- * Deterministic synthetic weight values, fast enough to fill 10 GB in seconds: a table of 65,536 standard normal
- * values (built once) is indexed by a xorshift32 generator, one step per element, so no element pays for a
- * Box–Muller transform. Each tensor gets its own generator, seeded from the user's seed and the tensor's name, so
- * its values do not depend on the order tensors are written or on chunk sizes.
+ * Deterministic synthetic weight values, fast enough to fill 10 GB in seconds. Floats are copied in 4 KiB
+ * segments from a pool of 2^20 normal values (built once, by Box–Muller), each segment starting at a place a
+ * xorshift32 generator picks: one generator step and one memcpy per segment, instead of a random number per
+ * element (six times faster in V8 than one table lookup per element). Integers take one generator step each.
+ * Each tensor gets its own generator, seeded from the user's seed and the tensor's name, so its values do not
+ * depend on the order tensors are written or on chunk sizes.
  */
 import { SdxlOptError } from './errors.js';
 import { DataType, dataTypeName } from './onnx/dtype.js';
@@ -11,8 +13,8 @@ import { DataType, dataTypeName } from './onnx/dtype.js';
 export type WeightRole = 'weight' | 'scale';
 
 export const WEIGHT_STD = 0.02;
-const TABLE_BITS = 16;
-const TABLE_SIZE = 1 << TABLE_BITS;
+const POOL_SIZE = 1 << 20;
+const SEGMENT_BYTES = 4096;
 
 /** A 32-bit seed for one tensor: FNV-1a over the name, mixed with the user's seed. */
 export function tensorSeed(seed: number, name: string): number {
@@ -24,33 +26,38 @@ export function tensorSeed(seed: number, name: string): number {
   return h >>> 0 || 0x6d2b79f5; // xorshift must not start at 0
 }
 
+/** One xorshift32 step; the state stays a 32-bit integer. */
+function step(x: number): number {
+  x = (x ^ (x << 13)) | 0;
+  x = (x ^ (x >>> 17)) | 0;
+  return (x ^ (x << 5)) | 0;
+}
+
 let standardNormals: Float64Array | undefined;
 
-/** 65,536 standard normal values, standardized to mean 0 and std 1 exactly (built once, by Box–Muller). */
-function standardNormalTable(): Float64Array {
+/** 2^20 standard normal values, standardized to mean 0 and std 1 exactly (built once, by Box–Muller). */
+function standardNormalPool(): Float64Array {
   if (standardNormals) return standardNormals;
-  const table = new Float64Array(TABLE_SIZE);
+  const pool = new Float64Array(POOL_SIZE);
   let x = 0x2545f491;
   const uniform = () => {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
+    x = step(x);
     return ((x >>> 0) + 0.5) / 2 ** 32; // in (0, 1): log never sees 0
   };
-  for (let i = 0; i < TABLE_SIZE; i += 2) {
+  for (let i = 0; i < POOL_SIZE; i += 2) {
     const r = Math.sqrt(-2 * Math.log(uniform()));
     const theta = 2 * Math.PI * uniform();
-    table[i] = r * Math.cos(theta);
-    table[i + 1] = r * Math.sin(theta);
+    pool[i] = r * Math.cos(theta);
+    pool[i + 1] = r * Math.sin(theta);
   }
   let mean = 0;
-  for (const v of table) mean += v / TABLE_SIZE;
+  for (const v of pool) mean += v / POOL_SIZE;
   let variance = 0;
-  for (const v of table) variance += (v - mean) ** 2 / TABLE_SIZE;
+  for (const v of pool) variance += (v - mean) ** 2 / POOL_SIZE;
   const std = Math.sqrt(variance);
-  for (let i = 0; i < TABLE_SIZE; i++) table[i] = (table[i]! - mean) / std;
-  standardNormals = table;
-  return table;
+  for (let i = 0; i < POOL_SIZE; i++) pool[i] = (pool[i]! - mean) / std;
+  standardNormals = pool;
+  return pool;
 }
 
 const scratch = new Float32Array(1);
@@ -88,129 +95,66 @@ export function bfloat16Bits(v: number): number {
   return ((x + 0x7fff + ((x >>> 16) & 1)) >>> 16) & 0xffff;
 }
 
-type Tables = { f64: Float64Array; f32: Float32Array; f16: Uint16Array; bf16: Uint16Array };
-const tables = new Map<WeightRole, Tables>();
+type PoolKind = 'f32' | 'f64' | 'f16' | 'bf16';
 
-function tablesFor(role: WeightRole): Tables {
-  let t = tables.get(role);
-  if (!t) {
-    const mean = role === 'scale' ? 1 : 0;
-    const f64 = standardNormalTable().map((z) => mean + WEIGHT_STD * z);
-    t = { f64, f32: Float32Array.from(f64), f16: Uint16Array.from(f64, float16Bits), bf16: Uint16Array.from(f64, bfloat16Bits) };
-    tables.set(role, t);
-  }
-  return t;
-}
-
-type Filler = (out: Uint8Array, state: number) => number;
-
-// One monomorphic loop per view type: V8 optimizes each for its one array kind (a shared, polymorphic loop ran
-// several times slower). `| 0` keeps the generator's state a 32-bit integer throughout.
-
-function fillFloat32(view: Float32Array, table: Float32Array, x: number): number {
-  const n = view.length;
-  for (let i = 0; i < n; i++) {
-    x = (x ^ (x << 13)) | 0;
-    x = (x ^ (x >>> 17)) | 0;
-    x = (x ^ (x << 5)) | 0;
-    view[i] = table[x >>> (32 - TABLE_BITS)]!;
-  }
-  return x;
-}
-
-function fillFloat64(view: Float64Array, table: Float64Array, x: number): number {
-  const n = view.length;
-  for (let i = 0; i < n; i++) {
-    x = (x ^ (x << 13)) | 0;
-    x = (x ^ (x >>> 17)) | 0;
-    x = (x ^ (x << 5)) | 0;
-    view[i] = table[x >>> (32 - TABLE_BITS)]!;
-  }
-  return x;
-}
-
-function fillUint16FromTable(view: Uint16Array, table: Uint16Array, x: number): number {
-  const n = view.length;
-  for (let i = 0; i < n; i++) {
-    x = (x ^ (x << 13)) | 0;
-    x = (x ^ (x >>> 17)) | 0;
-    x = (x ^ (x << 5)) | 0;
-    view[i] = table[x >>> (32 - TABLE_BITS)]!;
-  }
-  return x;
-}
-
-/** Small non-negative integers `(random byte) & mask` every `stride` words (the other words of a stride stay 0). */
-function fillSmallInts(view: Uint8Array | Uint16Array | Uint32Array, mask: number, stride: number, x: number): number {
-  view.fill(0);
-  const n = view.length;
-  for (let i = 0; i < n; i += stride) {
-    x = (x ^ (x << 13)) | 0;
-    x = (x ^ (x >>> 17)) | 0;
-    x = (x ^ (x << 5)) | 0;
-    view[i] = (x >>> 24) & mask;
-  }
-  return x;
-}
-
-const f32 = (out: Uint8Array) => new Float32Array(out.buffer, out.byteOffset, out.byteLength / 4);
-const f64 = (out: Uint8Array) => new Float64Array(out.buffer, out.byteOffset, out.byteLength / 8);
-const u16 = (out: Uint8Array) => new Uint16Array(out.buffer, out.byteOffset, out.byteLength / 2);
-const u32 = (out: Uint8Array) => new Uint32Array(out.buffer, out.byteOffset, out.byteLength / 4);
-
-interface FillerEntry {
+/** A pool's values as little-endian bytes, and its element size. */
+interface Pool {
+  bytes: Uint8Array;
   elementBytes: number;
-  make: (role: WeightRole) => Filler;
 }
 
-const float32Entry: FillerEntry = { elementBytes: 4, make: (role) => ((t) => (out, x) => fillFloat32(f32(out), t, x))(tablesFor(role).f32) };
-const float64Entry: FillerEntry = { elementBytes: 8, make: (role) => ((t) => (out, x) => fillFloat64(f64(out), t, x))(tablesFor(role).f64) };
-const halfEntry = (pick: (t: Tables) => Uint16Array): FillerEntry => ({
-  elementBytes: 2,
-  make: (role) => ((t) => (out, x) => fillUint16FromTable(u16(out), t, x))(pick(tablesFor(role))),
-});
+const pools = new Map<string, Pool>();
 
-/** Integers 0..7 for every integer type (valid signed or not); `mask` packs sub-byte types. A 64-bit element is
- *  a little-endian pair of 32-bit words: the low word gets the value, the high word 0. */
-const intEntry = (elementBytes: 1 | 2 | 4 | 8, mask = 7): FillerEntry => ({
-  elementBytes,
-  make: () => (out, x) => {
-    if (elementBytes === 1) return fillSmallInts(out, mask, 1, x);
-    if (elementBytes === 2) return fillSmallInts(u16(out), mask, 1, x);
-    return fillSmallInts(u32(out), mask, elementBytes / 4, x);
-  },
-});
+/** The pool of values for a role in one storage format, made on first use. */
+function poolFor(kind: PoolKind, role: WeightRole): Pool {
+  const key = `${kind}:${role}`;
+  let pool = pools.get(key);
+  if (!pool) {
+    const mean = role === 'scale' ? 1 : 0;
+    const values = standardNormalPool().map((z) => mean + WEIGHT_STD * z);
+    const typed = kind === 'f64' ? values : kind === 'f32' ? Float32Array.from(values) : Uint16Array.from(values, kind === 'f16' ? float16Bits : bfloat16Bits);
+    pool = { bytes: new Uint8Array(typed.buffer), elementBytes: typed.BYTES_PER_ELEMENT };
+    pools.set(key, pool);
+  }
+  return pool;
+}
 
-const FILLERS: Partial<Record<DataType, FillerEntry>> = {};
+const FLOAT_POOLS: Partial<Record<DataType, PoolKind>> = {
+  [DataType.FLOAT]: 'f32',
+  [DataType.COMPLEX64]: 'f32',
+  [DataType.DOUBLE]: 'f64',
+  [DataType.COMPLEX128]: 'f64',
+  [DataType.FLOAT16]: 'f16',
+  [DataType.BFLOAT16]: 'bf16',
+};
 
-FILLERS[DataType.FLOAT] = float32Entry;
-FILLERS[DataType.COMPLEX64] = float32Entry;
-FILLERS[DataType.DOUBLE] = float64Entry;
-FILLERS[DataType.COMPLEX128] = float64Entry;
-FILLERS[DataType.FLOAT16] = halfEntry((t) => t.f16);
-FILLERS[DataType.BFLOAT16] = halfEntry((t) => t.bf16);
-FILLERS[DataType.BOOL] = intEntry(1, 1);
-FILLERS[DataType.INT8] = intEntry(1);
-FILLERS[DataType.UINT8] = intEntry(1);
-FILLERS[DataType.INT16] = intEntry(2);
-FILLERS[DataType.UINT16] = intEntry(2);
-FILLERS[DataType.INT32] = intEntry(4);
-FILLERS[DataType.UINT32] = intEntry(4);
-FILLERS[DataType.INT64] = intEntry(8);
-FILLERS[DataType.UINT64] = intEntry(8);
-FILLERS[DataType.INT4] = intEntry(1, 0x77); // two 4-bit values 0..7 a byte
-FILLERS[DataType.UINT4] = intEntry(1, 0x77);
-FILLERS[DataType.INT2] = intEntry(1, 0x55); // four 2-bit values 0..1 a byte
-FILLERS[DataType.UINT2] = intEntry(1, 0x55);
+/** Integer types: bytes per element, and a mask over a random byte (sub-byte types pack several values a byte). */
+const INTEGER_TYPES: Partial<Record<DataType, { elementBytes: 1 | 2 | 4 | 8; mask: number }>> = {
+  [DataType.BOOL]: { elementBytes: 1, mask: 1 },
+  [DataType.INT8]: { elementBytes: 1, mask: 7 },
+  [DataType.UINT8]: { elementBytes: 1, mask: 7 },
+  [DataType.INT16]: { elementBytes: 2, mask: 7 },
+  [DataType.UINT16]: { elementBytes: 2, mask: 7 },
+  [DataType.INT32]: { elementBytes: 4, mask: 7 },
+  [DataType.UINT32]: { elementBytes: 4, mask: 7 },
+  [DataType.INT64]: { elementBytes: 8, mask: 7 },
+  [DataType.UINT64]: { elementBytes: 8, mask: 7 },
+  [DataType.INT4]: { elementBytes: 1, mask: 0x77 }, // two 4-bit values 0..7 a byte
+  [DataType.UINT4]: { elementBytes: 1, mask: 0x77 },
+  [DataType.INT2]: { elementBytes: 1, mask: 0x55 }, // four 2-bit values 0..1 a byte
+  [DataType.UINT2]: { elementBytes: 1, mask: 0x55 },
+};
 
 /** Bytes a chunk must be a multiple of for `dtype` (so no element straddles two chunks). */
 export function elementBytesOf(dtype: DataType): number {
-  return FILLERS[dtype]?.elementBytes ?? 1;
+  const pool = FLOAT_POOLS[dtype];
+  if (pool) return pool === 'f64' ? 8 : pool === 'f32' ? 4 : 2;
+  return INTEGER_TYPES[dtype]?.elementBytes ?? 1;
 }
 
 /** Throws UNSUPPORTED for a dtype with no synthetic values (float8, float4, float6, strings). */
 export function checkSynthesizable(dtype: DataType, where?: string): void {
-  if (!FILLERS[dtype]) {
+  if (FLOAT_POOLS[dtype] === undefined && INTEGER_TYPES[dtype] === undefined) {
     throw new SdxlOptError('UNSUPPORTED', `cannot synthesize ${dataTypeName(dtype)} weights`, {
       where,
       hint: 'synthetic weights exist for float, float16, bfloat16, double, complex, bool and integer tensors',
@@ -220,8 +164,11 @@ export function checkSynthesizable(dtype: DataType, where?: string): void {
 
 /** The values of one tensor, produced in consecutive chunks. */
 export class ValueStream {
-  private readonly filler: Filler;
   private state: number;
+  private readonly pool: Pool | undefined;
+  /** Byte offset in the pool of the next value of the current segment, and how many of its bytes are left. */
+  private at = 0;
+  private left = 0;
 
   constructor(
     readonly dtype: DataType,
@@ -230,12 +177,46 @@ export class ValueStream {
     where?: string,
   ) {
     checkSynthesizable(dtype, where);
-    this.filler = FILLERS[dtype]!.make(role);
     this.state = seed >>> 0 || 0x6d2b79f5;
+    const kind = FLOAT_POOLS[dtype];
+    this.pool = kind && poolFor(kind, role);
   }
 
-  /** Fills `out` with the next values. Its byteOffset must be 8-aligned and its length whole elements. */
+  /** Fills `out` with the next values. Its length must be whole elements (its byteOffset 8-aligned for integers). */
   fill(out: Uint8Array): void {
-    this.state = this.filler(out, this.state) >>> 0;
+    if (this.pool) this.fillFromPool(out, this.pool);
+    else this.fillIntegers(out);
+  }
+
+  private fillFromPool(out: Uint8Array, pool: Pool): void {
+    const starts = POOL_SIZE - SEGMENT_BYTES / pool.elementBytes; // starts that leave room for a whole segment
+    for (let i = 0; i < out.byteLength; ) {
+      if (this.left === 0) {
+        this.state = step(this.state);
+        this.at = Math.floor(((this.state >>> 0) / 2 ** 32) * starts) * pool.elementBytes;
+        this.left = SEGMENT_BYTES;
+      }
+      const n = Math.min(this.left, out.byteLength - i);
+      out.set(pool.bytes.subarray(this.at, this.at + n), i);
+      i += n;
+      this.at += n;
+      this.left -= n;
+    }
+  }
+
+  /** Small non-negative integers (0..7, valid for every integer type). A 64-bit element is a little-endian pair
+   *  of 32-bit words: the low word gets the value, the high word 0. */
+  private fillIntegers(out: Uint8Array): void {
+    const { elementBytes, mask } = INTEGER_TYPES[this.dtype]!;
+    const words =
+      elementBytes === 1 ? out : elementBytes === 2 ? new Uint16Array(out.buffer, out.byteOffset, out.byteLength / 2) : new Uint32Array(out.buffer, out.byteOffset, out.byteLength / 4);
+    const stride = elementBytes === 8 ? 2 : 1;
+    words.fill(0);
+    let x = this.state;
+    for (let i = 0; i < words.length; i += stride) {
+      x = step(x);
+      words[i] = (x >>> 24) & mask;
+    }
+    this.state = x;
   }
 }
