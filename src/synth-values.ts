@@ -3,6 +3,7 @@
  * segments from a pool of 2^20 normal values (built once, by Box–Muller), each segment starting at a place a
  * xorshift32 generator picks: one generator step and one memcpy per segment, instead of a random number per
  * element (six times faster in V8 than one table lookup per element). Integers take one generator step each.
+ * Values are produced as bytes, so a tensor may be filled in pieces of any size at any alignment.
  * Each tensor gets its own generator, seeded from the user's seed and the tensor's name, so its values do not
  * depend on the order tensors are written or on chunk sizes.
  */
@@ -145,13 +146,6 @@ const INTEGER_TYPES: Partial<Record<DataType, { elementBytes: 1 | 2 | 4 | 8; mas
   [DataType.UINT2]: { elementBytes: 1, mask: 0x55 },
 };
 
-/** Bytes a chunk must be a multiple of for `dtype` (so no element straddles two chunks). */
-export function elementBytesOf(dtype: DataType): number {
-  const pool = FLOAT_POOLS[dtype];
-  if (pool) return pool === 'f64' ? 8 : pool === 'f32' ? 4 : 2;
-  return INTEGER_TYPES[dtype]?.elementBytes ?? 1;
-}
-
 /** Throws UNSUPPORTED for a dtype with no synthetic values (float8, float4, float6, strings). */
 export function checkSynthesizable(dtype: DataType, where?: string): void {
   if (FLOAT_POOLS[dtype] === undefined && INTEGER_TYPES[dtype] === undefined) {
@@ -169,6 +163,8 @@ export class ValueStream {
   /** Byte offset in the pool of the next value of the current segment, and how many of its bytes are left. */
   private at = 0;
   private left = 0;
+  /** For integers: the position in its element of the next byte. */
+  private byteInElement = 0;
 
   constructor(
     readonly dtype: DataType,
@@ -182,7 +178,7 @@ export class ValueStream {
     this.pool = kind && poolFor(kind, role);
   }
 
-  /** Fills `out` with the next values. Its length must be whole elements (its byteOffset 8-aligned for integers). */
+  /** Fills `out` with the next bytes of the tensor: any length, any alignment (a value may straddle two calls). */
   fill(out: Uint8Array): void {
     if (this.pool) this.fillFromPool(out, this.pool);
     else this.fillIntegers(out);
@@ -204,19 +200,22 @@ export class ValueStream {
     }
   }
 
-  /** Small non-negative integers (0..7, valid for every integer type). A 64-bit element is a little-endian pair
-   *  of 32-bit words: the low word gets the value, the high word 0. */
+  /** Small non-negative integers (0..7, valid for every integer type), written byte by byte so `out` may start
+   *  anywhere: each element's first (least significant) byte gets the value, its other bytes 0. */
   private fillIntegers(out: Uint8Array): void {
     const { elementBytes, mask } = INTEGER_TYPES[this.dtype]!;
-    const words =
-      elementBytes === 1 ? out : elementBytes === 2 ? new Uint16Array(out.buffer, out.byteOffset, out.byteLength / 2) : new Uint32Array(out.buffer, out.byteOffset, out.byteLength / 4);
-    const stride = elementBytes === 8 ? 2 : 1;
-    words.fill(0);
     let x = this.state;
-    for (let i = 0; i < words.length; i += stride) {
-      x = step(x);
-      words[i] = (x >>> 24) & mask;
+    let k = this.byteInElement;
+    for (let i = 0; i < out.byteLength; i++) {
+      if (k === 0) {
+        x = step(x);
+        out[i] = (x >>> 24) & mask;
+      } else {
+        out[i] = 0;
+      }
+      k = k + 1 === elementBytes ? 0 : k + 1;
     }
     this.state = x;
+    this.byteInElement = k;
   }
 }

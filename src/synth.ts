@@ -3,8 +3,9 @@
  * synthetic weights. The graph is copied to `<out-dir>/model.onnx` unchanged, and every external initializer's
  * bytes are written at its recorded location and offset, so the data files have exactly the size the model
  * expects. Values are deterministic for a seed (see synth-values.ts); norm-layer scales are drawn around 1 so
- * activations keep a realistic scale. Data is generated and written in bounded chunks, two buffers in flight,
- * so memory does not grow with the model; every file goes through a temporary file renamed into place.
+ * activations keep a realistic scale. Values are generated straight into two staging buffers and written as large
+ * sequential writes, one buffer written while the other fills, so memory does not grow with the model; every
+ * file goes through a temporary file renamed into place.
  */
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
@@ -13,14 +14,14 @@ import { SdxlOptError } from './errors.js';
 import { externalPlacement, MissingData, type ExternalPlacement } from './io/external-data.js';
 import { checkModelFile } from './io/read.js';
 import { registerTempFile, unregisterTempFile } from './io/temp-files.js';
-import { writeFully } from './io/staged-writer.js';
+import { StagedWriter } from './io/staged-writer.js';
 import { writeError } from './io/write-errors.js';
 import { modelFromProto } from './ir/from-proto.js';
 import type { Graph } from './ir/graph.js';
 import type { Value } from './ir/value.js';
 import { decodeModel } from './onnx/codec.js';
 import type { DataType } from './onnx/dtype.js';
-import { checkSynthesizable, elementBytesOf, tensorSeed, ValueStream, type WeightRole } from './synth-values.js';
+import { checkSynthesizable, tensorSeed, ValueStream, type WeightRole } from './synth-values.js';
 
 /** The name the graph gets in the output folder. */
 export const SYNTH_MODEL_NAME = 'model.onnx';
@@ -28,7 +29,7 @@ export const SYNTH_MODEL_NAME = 'model.onnx';
 export interface SynthOptions {
   /** Default 0. */
   seed?: number;
-  /** Bytes generated per write. Default 8 MiB. */
+  /** Bytes per write (the size of each of the two staging buffers). Default 8 MiB. */
   chunkBytes?: number;
   /** Called after each chunk is written. */
   onProgress?: (written: number, total: number) => void;
@@ -56,8 +57,8 @@ export async function synthesizeWeights(graphFile: string, outDir: string, optio
   const seed = options.seed ?? 0;
   const chunkBytes = options.chunkBytes ?? 8 * 2 ** 20;
   if (!Number.isSafeInteger(seed)) throw new SdxlOptError('BAD_PARAM', `seed ${seed} is not an integer`);
-  if (!Number.isSafeInteger(chunkBytes) || chunkBytes < 16 || chunkBytes % 16 !== 0) {
-    throw new SdxlOptError('BAD_PARAM', `chunk size ${chunkBytes} must be a positive multiple of 16 bytes`);
+  if (!Number.isSafeInteger(chunkBytes) || chunkBytes < 1) {
+    throw new SdxlOptError('BAD_PARAM', `chunk size ${chunkBytes} is not a positive whole number of bytes`);
   }
   const source = checkModelFile(graphFile);
   let bytes: Buffer;
@@ -73,11 +74,10 @@ export async function synthesizeWeights(graphFile: string, outDir: string, optio
   const total = [...files.values()].reduce((s, f) => s + f.tensors.reduce((t, x) => t + x.length, 0), 0);
   const progress = { written: 0, total, onProgress: options.onProgress };
   const dataFiles: SynthResult['dataFiles'] = [];
-  const buffers = [alignedBuffer(chunkBytes), alignedBuffer(chunkBytes)] as const;
   for (const [location, plan] of files) {
     const target = path.join(outDir, location);
     checkInside(realOut, target, location);
-    await writeDataFile(target, plan, seed, buffers, progress);
+    await writeDataFile(target, plan, seed, chunkBytes, progress);
     dataFiles.push({ file: target, bytes: plan.size });
   }
   await writeAtomically(modelFile, async (fh) => {
@@ -210,10 +210,6 @@ export function normScaleInitializers(graph: Graph): Set<Value> {
   return scales;
 }
 
-function alignedBuffer(bytes: number): Uint8Array {
-  return new Uint8Array(new ArrayBuffer(bytes));
-}
-
 interface Progress {
   written: number;
   total: number;
@@ -221,36 +217,28 @@ interface Progress {
 }
 
 /**
- * Writes one data file: each tensor's values at its offset, gaps left as holes (they read as zeros), then the
- * file is extended to its full size. While one buffer is being written the next is filled.
+ * Writes one data file: each tensor's values at its offset, small gaps as zeros and large ones as holes (both
+ * read as zeros), then the file is extended to its full size.
  */
 async function writeDataFile(
   target: string,
   plan: { tensors: PlannedTensor[]; size: number },
   seed: number,
-  buffers: readonly [Uint8Array, Uint8Array],
+  chunkBytes: number,
   progress: Progress,
 ): Promise<void> {
   await writeAtomically(target, async (fh, file) => {
-    let pending: Promise<unknown> = Promise.resolve();
-    let which = 0;
+    const writer = new StagedWriter(fh, file, chunkBytes);
     for (const t of plan.tensors) {
+      await writer.skipTo(t.offset);
       const stream = new ValueStream(t.dtype, t.role, tensorSeed(seed, t.name), `initializer '${t.name}'`);
-      const chunk = buffers[0].byteLength - (buffers[0].byteLength % (elementBytesOf(t.dtype) * 2));
-      for (let done = 0; done < t.length; ) {
-        const n = Math.min(chunk, t.length - done);
-        const buffer = buffers[which]!;
-        which ^= 1;
-        // The buffer filled now was last written two chunks ago: that write finished before `pending` was set.
-        stream.fill(buffer.subarray(0, n));
-        await pending;
-        pending = writeFully(fh, buffer.subarray(0, n), t.offset + done, file);
-        done += n;
-        progress.written += n;
+      await writer.produce(t.length, (into) => {
+        stream.fill(into);
+        progress.written += into.byteLength;
         progress.onProgress?.(progress.written, progress.total);
-      }
+      });
     }
-    await pending;
+    await writer.finish();
     await fh.truncate(plan.size);
   });
 }

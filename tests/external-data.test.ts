@@ -257,7 +257,7 @@ test('an embedded-weights model stays embedded under auto, and goes external whe
   assertSameTensors(await tensorBytes(await readModel(path.join(dir, 'limit.onnx'))), expected);
 });
 
-test('the staged writer turns any mix of pieces and padding into the same bytes, through buffers of any size', async (t) => {
+test('the staged writer turns any mix of pieces, padding, gaps and in-place bytes into the same file, through buffers of any size', async (t) => {
   const dir = tempDir(t);
   const pieces = [f32Bytes(f32Sequence(5, 1)), new Uint8Array(0), f32Bytes(f32Sequence(1, 2)), f32Bytes(f32Sequence(300, 3)), new Uint8Array([7])];
   const expected: number[] = [];
@@ -268,6 +268,8 @@ test('the staged writer turns any mix of pieces and padding into the same bytes,
     alignTo(i === 3 ? 256 : 16);
     expected.push(...p);
   }
+  // Then a gap of 100 bytes (zeros in the buffer, or a hole when it does not fit) and 10 bytes made in place.
+  expected.push(...new Array<number>(100).fill(0), ...new Array<number>(10).fill(9));
   for (const bufferBytes of [1, 7, 64, 4096]) {
     const file = path.join(dir, `staged-${bufferBytes}.bin`);
     const fh = await fs.promises.open(file, 'wx');
@@ -277,6 +279,8 @@ test('the staged writer turns any mix of pieces and padding into the same bytes,
       await writer.append(p);
       p.fill(0xaa); // a caller may reuse its chunk once append returns
     }
+    await writer.skipTo(writer.position + 100);
+    await writer.produce(10, (into) => into.fill(9));
     await writer.finish();
     await fh.close();
     assert.equal(writer.position, expected.length);

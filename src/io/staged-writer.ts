@@ -2,7 +2,8 @@
  * Sequential writing through two staging buffers: bytes are copied in, and a full buffer is written while the
  * caller fills the other. Writes are large and sequential whatever the callers' pieces are (small tensors and
  * alignment padding share one write), the source's next read overlaps the previous write, and no buffer is
- * allocated after the first two. The caller's chunks may be reused as soon as `append` returns.
+ * allocated after the first two. The caller's chunks may be reused as soon as `append` returns; `produce` lets a
+ * generator write into the staging buffers directly, with no copy.
  */
 import type fsp from 'node:fs/promises';
 import { writeError } from './write-errors.js';
@@ -39,6 +40,33 @@ export class StagedWriter {
       at += n;
       if (this.filled === buffer.byteLength) await this.flush();
     }
+  }
+
+  /** Appends `bytes` bytes that `fill` writes in place, piece by piece, straight into the staging buffers. */
+  async produce(bytes: number, fill: (into: Uint8Array) => void): Promise<void> {
+    for (let left = bytes; left > 0; ) {
+      const buffer = this.buffers[this.current]!;
+      const n = Math.min(buffer.byteLength - this.filled, left);
+      fill(buffer.subarray(this.filled, this.filled + n));
+      this.filled += n;
+      left -= n;
+      if (this.filled === buffer.byteLength) await this.flush();
+    }
+  }
+
+  /** Moves forward to `position`: zeros when they fit in the staging buffer, otherwise a hole in the file. */
+  async skipTo(position: number): Promise<void> {
+    const gap = position - this.position;
+    if (gap < 0) throw new RangeError(`cannot move back from ${this.position} to ${position}`);
+    const buffer = this.buffers[this.current]!;
+    if (gap <= buffer.byteLength - this.filled) {
+      buffer.fill(0, this.filled, this.filled + gap);
+      this.filled += gap;
+      if (this.filled === buffer.byteLength) await this.flush();
+      return;
+    }
+    if (this.filled > 0) await this.flush();
+    this.flushedTo = position;
   }
 
   /** Appends zeros up to the next multiple of `alignment`. */
