@@ -9,6 +9,8 @@ import type fsp from 'node:fs/promises';
 import { writeError } from './write-errors.js';
 
 export const STAGING_BYTES = 16 * 1024 * 1024;
+/** Pieces this large skip the staging buffers. */
+const DIRECT_WRITE_BYTES = 1024 * 1024;
 
 export class StagedWriter {
   private readonly buffers: [Uint8Array, Uint8Array];
@@ -32,6 +34,15 @@ export class StagedWriter {
   }
 
   async append(bytes: Uint8Array): Promise<void> {
+    if (bytes.byteLength >= DIRECT_WRITE_BYTES) {
+      // Large pieces are written as they are: copying them gains nothing (measured: overlapping their read with
+      // the previous write only made both slower on 2 cores), and each is already one large write.
+      if (this.filled > 0) await this.flush();
+      await this.inFlight;
+      await writeFully(this.fh, bytes, this.flushedTo, this.file);
+      this.flushedTo += bytes.byteLength;
+      return;
+    }
     for (let at = 0; at < bytes.byteLength; ) {
       const buffer = this.buffers[this.current]!;
       const n = Math.min(buffer.byteLength - this.filled, bytes.byteLength - at);
