@@ -3,10 +3,10 @@
  * model whose external data is absent inspects the same), and it leaves the model's types as they were.
  */
 import { analyzeTypes } from './ir/infer/index.js';
+import { nodesInOrder } from './ir/infer/engine.js';
 import type { Model } from './ir/model.js';
 import type { Node } from './ir/node.js';
 import type { Dim, Value } from './ir/value.js';
-import { topologicalOrder } from './ir/graph.js';
 import { dataTypeName } from './onnx/dtype.js';
 import { findAttention, type AttentionBlock } from './inspect/attention.js';
 import { countFlops, type FlopCount } from './inspect/flops.js';
@@ -55,7 +55,7 @@ export function inspectModel(model: Model, options: InspectOptions = {}): Inspec
   const graph = model.graph;
   const dims = { ...(options.dims ?? {}) };
   const { report: inference, typeOf } = analyzeTypes(graph, { dims });
-  const order = topologicalOrder(graph);
+  const order = nodesInOrder(graph);
   const constant = constantValues(graph, order);
 
   const opTypes = new Map<string, number>();

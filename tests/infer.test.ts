@@ -180,6 +180,15 @@ describe('recorded types', () => {
   });
 });
 
+test('dims reach recorded types past a node without a rule', () => {
+  const b = new GraphBuilder();
+  const x = b.input('x', DataType.FLOAT, ['batch', 8]);
+  const mystery = b.node('Mystery', [x], {}, { types: [{ dtype: DataType.FLOAT, shape: ['batch', 8] }] }).output(0);
+  const y = b.op('Relu', [mystery]);
+  inferTypes(b.graph, { dims: { batch: 2 } });
+  assert.deepEqual([x.type?.shape, mystery.type?.shape, y.type?.shape], [[2, 8], [2, 8], [2, 8]]);
+});
+
 describe('shapeOf / dtypeOf', () => {
   test('return what is known and throw naming the value otherwise', () => {
     const b = new GraphBuilder();

@@ -17,12 +17,16 @@ const FULL = fixture('sdxl-unet-full-graph-only.onnx');
 const MAIN = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 const SDXL_DIMS = { batch: 2, height: 128, width: 128, sequence: 77 };
 
+/** inspect leaves the model as it was, so the tests share one read. */
+let small: Promise<Model> | undefined;
+const smallModel = () => (small ??= readModel(SMALL_TS));
+
 const shapeCount = (entries: { shape: unknown[]; count: number }[], shape: number[]) =>
   entries.find((e) => JSON.stringify(e.shape) === JSON.stringify(shape))?.count;
 
 describe('inspect on the small TorchScript UNet', () => {
   test('counts nodes, ops, weights and attention blocks', async () => {
-    const report = inspectModel(await readModel(SMALL_TS), { dims: { batch: 2, height: 16, width: 16, sequence: 77 } });
+    const report = inspectModel(await smallModel(), { dims: { batch: 2, height: 16, width: 16, sequence: 77 } });
     assert.equal(report.nodeCount, 2820);
     assert.equal(report.opTypes.MatMul, 168);
     assert.equal(report.opTypes.Conv, 35);
@@ -44,17 +48,17 @@ describe('inspect on the small TorchScript UNet', () => {
   });
 
   test('leaves the model as it was: dims are not written into its types', async () => {
-    const model = await readModel(SMALL_TS);
+    const model = await smallModel();
     inspectModel(model, { dims: { batch: 2, height: 16, width: 16, sequence: 77 } });
     assert.deepEqual(model.graph.inputs[0]!.type?.shape, ['batch', 4, 'height', 'width']);
     assert.equal(model.graph.nodes().find((n) => n.opType === 'Softmax')!.output(0).type, undefined);
   });
 
   test('without dims, FLOPs say which input dims are missing', async () => {
-    const report = inspectModel(await readModel(SMALL_TS));
+    const report = inspectModel(await smallModel());
     assert.ok(report.flops.unresolved > 0);
     assert.deepEqual(report.symbolicDims, ['batch', 'height', 'width', 'sequence']);
-    assert.deepEqual(inspectModel(await readModel(SMALL_TS), { dims: { batch: 1, frames: 3 } }).ignoredDims, ['frames']);
+    assert.deepEqual(inspectModel(await smallModel(), { dims: { batch: 1, frames: 3 } }).ignoredDims, ['frames']);
   });
 });
 
