@@ -55,7 +55,7 @@ export function walkGraph(graph: Graph, store: TypeStore, options: WalkOptions =
   let changed = 0;
 
   if (options.dims && Object.keys(options.dims).length) {
-    // Graph inputs first; recorded types elsewhere name the same dims (a node without a rule keeps its value_info).
+    // Graph inputs, and recorded types elsewhere that name the same dims (a node without a rule keeps its value_info).
     const dims = options.dims;
     for (const v of graph.values()) {
       const t = store.get(v);
