@@ -5,8 +5,9 @@ import { DataType } from '../src/onnx/dtype.js';
 import { DimResolver, parseDims } from '../src/runtime/dims.js';
 import { fromFloat16Bits, toFloat16Bits } from '../src/runtime/float16.js';
 import { generateInputs, inputSpecsOf, type InputSpec } from '../src/runtime/inputs.js';
+import { generateModelInputs } from '../src/runtime/index.js';
 import { SeededRandom } from '../src/runtime/random.js';
-import { SMALL_UNET } from './helpers/runtime-fixtures.js';
+import { SMALL_UNET, sdxlError } from './helpers/runtime-fixtures.js';
 
 const bytesOf = (a: ArrayBufferView): Buffer => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
 
@@ -22,6 +23,20 @@ test('inputs: the same seed gives the same bytes, another seed other bytes', asy
     const i = a.findIndex((x) => x.name === name);
     assert.ok(!bytesOf(a[i]!.data).equals(bytesOf(c[i]!.data)), `${name} did not change with the seed`);
   }
+});
+
+test('inputs: generateModelInputs gives what validate feeds, at the given dims', async () => {
+  const inputs = await generateModelInputs(SMALL_UNET, { dims: { batch: 1, height: 8, width: 8, sequence: 5 }, seed: 3 });
+  assert.deepEqual(
+    inputs.map((i) => [i.name, i.type, i.dims]),
+    [
+      ['sample', 'float32', [1, 4, 8, 8]],
+      ['timestep', 'float32', [1]],
+      ['encoder_hidden_states', 'float32', [1, 5, 32]],
+      ['text_embeds', 'float32', [1, 16]],
+      ['time_ids', 'float32', [1, 6]],
+    ],
+  );
 });
 
 test('inputs: pinned bytes, so a change of generator (or platform) shows', () => {
@@ -74,21 +89,21 @@ test('inputs: float16 inputs are the rounded bits of the same values', () => {
 test('inputs: bfloat16 is refused with a reason', () => {
   assert.throws(
     () => generateInputs([{ name: 'sample', dtype: DataType.BFLOAT16, shape: [1] }], new DimResolver(), 0, 'm.onnx'),
-    (e: any) => e.code === 'UNSUPPORTED' && /bfloat16/.test(e.message) && /'sample'/.test(e.message),
+    sdxlError('UNSUPPORTED', (e) => /bfloat16/.test(e.message) && /'sample'/.test(e.message)),
   );
 });
 
 test('dims: unknown names, unnamed axes and bad values are errors that say what to pass', () => {
   const gen = (shape: (number | string | undefined)[], dims: Record<string, number> = {}) =>
     generateInputs([{ name: 'x', dtype: DataType.FLOAT, shape }], new DimResolver(dims), 0, 'm.onnx');
-  assert.throws(() => gen([2, 'frames']), (e: any) => e.code === 'BAD_PARAM' && /'x'/.test(e.message) && /'frames'/.test(e.message) && /--dims frames=N/.test(e.hint));
+  assert.throws(() => gen([2, 'frames']), sdxlError('BAD_PARAM', (e) => /'x'/.test(e.message) && /'frames'/.test(e.message) && /--dims frames=N/.test(e.hint ?? '')));
   assert.deepEqual(gen([2, 'frames'], { frames: 5 })[0]!.dims, [2, 5]);
-  assert.throws(() => gen([2, undefined]), (e: any) => e.code === 'BAD_PARAM' && /--dims x\.1=N/.test(e.hint));
+  assert.throws(() => gen([2, undefined]), sdxlError('BAD_PARAM', (e) => /--dims x\.1=N/.test(e.hint ?? '')));
   assert.deepEqual(gen([2, undefined], { 'x.1': 3 })[0]!.dims, [2, 3]);
   assert.deepEqual(gen(['batch', 4, 'h', 'w'], { height: 8 })[0]!.dims, [2, 4, 8, 128]);
-  assert.throws(() => new DimResolver({ batch: 0 }), (e: any) => e.code === 'BAD_PARAM');
+  assert.throws(() => new DimResolver({ batch: 0 }), sdxlError('BAD_PARAM'));
   assert.deepEqual(parseDims('batch=1, height=64'), { batch: 1, height: 64 });
-  assert.throws(() => parseDims('batch:1'), (e: any) => e.code === 'BAD_PARAM');
+  assert.throws(() => parseDims('batch:1'), sdxlError('BAD_PARAM'));
   const resolver = new DimResolver({ heigth: 64, height: 32 });
   resolver.shapeOf('x', ['height'], 'm.onnx');
   assert.deepEqual(resolver.unusedGiven(), ['heigth']);

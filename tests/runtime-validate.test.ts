@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import { DataType } from '../src/onnx/dtype.js';
 import { validateModels } from '../src/runtime/index.js';
 import { ModelSession } from '../src/runtime/session.js';
-import { SMALL_DIMS, SMALL_UNET, SMALL_UNET_DYNAMO, SMALL_UNET_IO, TINY_VAE, perturbedCopy, scratchDir, writeTinyModel, ONE_THREAD } from './helpers/runtime-fixtures.js';
+import { SMALL_DIMS, SMALL_UNET, SMALL_UNET_DYNAMO, SMALL_UNET_IO, TINY_VAE, perturbedCopy, scratchDir, writeTinyModel, ONE_THREAD, sdxlError } from './helpers/runtime-fixtures.js';
 
 test('validate: the small UNet against itself passes with zero error, every node on the CPU', async () => {
   const r = await validateModels(SMALL_UNET, SMALL_UNET, { ...ONE_THREAD, provider: 'cpu', dims: SMALL_DIMS, seed: 1 });
@@ -69,18 +69,18 @@ test('validate: user errors are SdxlOptErrors that say what to do', async (t) =>
     inputs: [{ name: 'x', dtype: DataType.BFLOAT16, shape: [4] }],
     outputs: [{ name: 'y', dtype: DataType.BFLOAT16, shape: [4] }],
   });
-  await assert.rejects(validateModels(bf16, bf16, { ...ONE_THREAD, provider: 'cpu' }), (e: any) => e.code === 'UNSUPPORTED' && /bfloat16/.test(e.message));
+  await assert.rejects(validateModels(bf16, bf16, { ...ONE_THREAD, provider: 'cpu' }), sdxlError('UNSUPPORTED', (e) => /bfloat16/.test(e.message)));
   await assert.rejects(
     validateModels(SMALL_UNET, SMALL_UNET, { ...ONE_THREAD, provider: 'cpu', dims: { heigth: 16 } }),
-    (e: any) => e.code === 'BAD_PARAM' && /'heigth'/.test(e.message),
+    sdxlError('BAD_PARAM', (e) => /'heigth'/.test(e.message)),
   );
-  await assert.rejects(validateModels(SMALL_UNET, TINY_VAE, { ...ONE_THREAD, provider: 'cpu', dims: SMALL_DIMS }), (e: any) => e.code === 'BAD_MODEL' && /no input 'sample'/.test(e.message));
+  await assert.rejects(validateModels(SMALL_UNET, TINY_VAE, { ...ONE_THREAD, provider: 'cpu', dims: SMALL_DIMS }), sdxlError('BAD_MODEL', (e) => /no input 'sample'/.test(e.message)));
   await assert.rejects(
     validateModels(SMALL_UNET, SMALL_UNET_DYNAMO, { ...ONE_THREAD, provider: 'cpu' }),
-    (e: any) => e.code === 'BAD_PARAM' && /is \[2, 4, 16, 16\] in the candidate but \[2, 4, 128, 128\]/.test(e.message) && e.hint.endsWith('--dims height=16,width=16'),
+    sdxlError('BAD_PARAM', (e) => /is \[2, 4, 16, 16\] in the candidate but \[2, 4, 128, 128\]/.test(e.message) && (e.hint ?? '').endsWith('--dims height=16,width=16')),
   );
-  await assert.rejects(validateModels(SMALL_UNET, `${dir}/missing.onnx`, { ...ONE_THREAD, provider: 'cpu' }), (e: any) => e.code === 'IO');
-  await assert.rejects(validateModels(TINY_VAE, TINY_VAE, { ...ONE_THREAD, provider: 'cpu', strict: true }), (e: any) => e.code === 'BAD_PARAM' && /cuda/.test(e.hint));
+  await assert.rejects(validateModels(SMALL_UNET, `${dir}/missing.onnx`, { ...ONE_THREAD, provider: 'cpu' }), sdxlError('IO'));
+  await assert.rejects(validateModels(TINY_VAE, TINY_VAE, { ...ONE_THREAD, provider: 'cpu', strict: true }), sdxlError('BAD_PARAM', (e) => /cuda/.test(e.hint ?? '')));
 });
 
 test('session: reproduces the recorded PyTorch output of the small UNet', async () => {

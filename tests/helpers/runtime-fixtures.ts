@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { TestContext } from 'node:test';
+import { SdxlOptError, type ErrorCode } from '../../src/errors.js';
 import { readModel } from '../../src/io/read.js';
 import { writeModel } from '../../src/io/write.js';
 import { InlineData, Tensor } from '../../src/ir/tensor.js';
@@ -58,4 +59,9 @@ export function writeTinyModel(dir: string, name: string, spec: TinyModelSpec): 
 /** Why CUDA tests cannot run here, or undefined when they can. */
 export function cudaUnavailable(): string | undefined {
   return probeCuda().ok ? undefined : 'CUDA provider not available';
+}
+
+/** An assert.throws/rejects predicate: an SdxlOptError of `code` that passes `check`. */
+export function sdxlError(code: ErrorCode, check: (e: SdxlOptError) => boolean = () => true): (e: unknown) => boolean {
+  return (e) => e instanceof SdxlOptError && e.code === code && check(e);
 }
