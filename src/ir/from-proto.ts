@@ -36,7 +36,7 @@ export function typeFromProto(t: TypeProto | undefined): TensorType | undefined 
   if (!tt || tt.elem_type === undefined || !isKnownDataType(tt.elem_type)) return undefined;
   if (!tt.shape) return { dtype: tt.elem_type };
   const shape: Dim[] = (tt.shape.dim ?? []).map((d) => {
-    // protobufjs puts field defaults on the prototype: a dim_param dim still reads dim_value 0, so ask for presence.
+    // protobufjs puts field defaults on the prototype: dim_value reads 0 even where the dim is a dim_param.
     if (has(d, 'dim_value')) {
       const n = int64ToNumber(d.dim_value, 'dim_value');
       return n >= 0 ? n : undefined;
