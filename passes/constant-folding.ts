@@ -6,8 +6,9 @@
  * 2. A node whose inputs are all constants is evaluated (src/eval) and replaced by an initializer, when its result
  *    is at most `max_bytes`; constants are read only when already in memory and at most `max_bytes` each, so
  *    external weights are never read.
- * 3. Shape (and Size) of a value whose dims are known is a constant. Dims come from the value's type, with symbolic
- *    dims the recipe fixes (ctx.dims: batch, height...) substituted. A shape known only in part still folds what
+ * 3. Shape (and Size) of a value whose dims are known is a constant. Dims come from shape inference (inferTypes,
+ *    run first, with the dims the recipe fixes: batch, height...), except for a value whose recorded type inference
+ *    contradicts. A shape known only in part still folds what
  *    is picked from its known part (Gather(Shape(x), 1) when x's dim 1 is known), through the ops of shape chains.
  * 4. An Identity of a constant is bypassed, not copied.
  * 5. Nodes left without readers are not removed here (dead-code-elimination does that), except the folded ones.
@@ -15,13 +16,13 @@
 import { definePass, unchanged, type PassContext, type PassResult } from '../src/engine/pass.js';
 import { canEvaluate, evaluateNode, hostToTensor, type EvalContext, type HostTensor } from '../src/eval/index.js';
 import { completed, evaluatePartial, isPartial, shapeKnowledge, type Knowledge } from '../src/eval/partial.js';
+import { inferTypes } from '../src/ir/infer/index.js';
 import type { Node } from '../src/ir/node.js';
 import type { Dim, Value } from '../src/ir/value.js';
 import { DataType } from '../src/onnx/dtype.js';
 import { constantNodeTensor } from './lib/constant-node.js';
 import { constantElements } from './lib/constants.js';
 import { bypass, replaceWithInitializer } from './lib/rewire.js';
-import { refreshTypes } from './lib/refresh-types.js';
 
 export interface ConstantFoldingParams {
   max_bytes: number;
@@ -39,8 +40,12 @@ export const constantFolding = definePass<ConstantFoldingParams>({
     },
   },
   run(ctx, params) {
-    refreshTypes(ctx.graph, ctx.dims);
-    return new Folder(ctx, params.max_bytes).run();
+    // Shapes first: folding a Shape needs its input's dims, which earlier folds may have just made known.
+    const inference = inferTypes(ctx.graph, { dims: ctx.dims });
+    // A value whose recorded type inference contradicts has no dims to trust: its Shape is not folded.
+    const disputed = new Set(inference.issues.flatMap((i) => (i.kind === 'contradiction' && i.value ? [i.value] : [])));
+    if (inference.issues.length) ctx.log(`constant-folding: shape inference reported ${inference.issues.length} issues, first: ${inference.issues[0]!.node}: ${inference.issues[0]!.message}`);
+    return new Folder(ctx, params.max_bytes, disputed).run();
   },
 });
 
@@ -52,6 +57,7 @@ class Folder {
   constructor(
     private readonly ctx: PassContext,
     private readonly maxBytes: number,
+    private readonly disputed: ReadonlySet<string>,
   ) {}
 
   run(): PassResult {
@@ -113,6 +119,7 @@ class Folder {
 
   private foldShape(node: Node): void {
     const x = node.input(0);
+    if (x && this.disputed.has(x.name)) return this.refused(`the type of '${x.name}' is disputed by shape inference`);
     const dims = x && this.dimsOf(x);
     if (!dims) return;
     if (node.is('Size')) {

@@ -15,10 +15,7 @@ import { opCounts } from '../helpers/tiny-model.js';
 const TS17 = 'sdxl-unet-small-ts17.onnx';
 const UNET_DIMS = { batch: 2, height: 16, width: 16, sequence: 77 };
 
-// The node counts need shape inference (inferTypes, branch infer); until it is on main these two are todo.
-const NEEDS_INFER = { todo: 'needs inferTypes from branch infer' };
-
-test('cleanup: ts17 small UNet, dims unset: same outputs on ORT CPU, at least half the nodes gone', NEEDS_INFER, async (t) => {
+test('cleanup: ts17 small UNet, dims unset: same outputs on ORT CPU, at least half the nodes gone', async (t) => {
   const parity = await parityOnFixture(TS17, (m) => runPass(cleanup, m));
   t.diagnostic(`ts17, dims unset: ${parity.before} → ${parity.after} nodes, relative L2 ${parity.error}`);
   assert.ok(parity.error < 1e-5, `relative L2 ${parity.error}`);
@@ -27,7 +24,7 @@ test('cleanup: ts17 small UNet, dims unset: same outputs on ORT CPU, at least ha
   assert.ok(parity.after <= parity.before / 2, `${parity.before} → ${parity.after} nodes`);
 });
 
-test('cleanup: ts17 small UNet, dims fixed (batch 2, 16×16, 77 tokens): same outputs, shape chains gone', NEEDS_INFER, async (t) => {
+test('cleanup: ts17 small UNet, dims fixed (batch 2, 16×16, 77 tokens): same outputs, shape chains gone', async (t) => {
   const parity = await parityOnFixture(TS17, (m) => runPass(cleanup, m, {}, UNET_DIMS));
   t.diagnostic(`ts17, dims ${JSON.stringify(UNET_DIMS)}: ${parity.before} → ${parity.after} nodes, relative L2 ${parity.error}`);
   assert.ok(parity.error < 1e-5, `relative L2 ${parity.error}`);

@@ -120,6 +120,21 @@ test('constant-folding: nothing to fold when every node depends on a graph input
   assert.equal(model.graph.nodeCount, 3);
 });
 
+test('constant-folding: a Shape of a value whose recorded type inference contradicts is not folded', async () => {
+  const model = tinyModel({
+    inputs: [['x', F, [2, 3]]],
+    outputs: [['s', I64]],
+    valueInfo: [['r', F, [4, 8]]],
+    nodes: [
+      { op: 'Relu', inputs: ['x'], outputs: ['r'] },
+      { op: 'Shape', inputs: ['r'], outputs: ['s'] },
+    ],
+  });
+  const result = await runPass(constantFolding, model);
+  assert.equal(opCounts(model).Shape, 1);
+  assert.ok(result.reasons?.some((r) => /disputed/.test(r)), String(result.reasons));
+});
+
 test('constant-folding: a result over max_bytes stays a node', async () => {
   const model = tinyModel({
     inputs: [],
