@@ -113,8 +113,8 @@ class Folder {
     const out = node.output();
     const tensor = constantNodeTensor(node, out.name);
     if ('refused' in tensor) return this.refused(tensor.refused);
-    replaceWithInitializer(this.ctx.graph, out, tensor);
-    this.counts.constants++;
+    if (replaceWithInitializer(this.ctx.graph, out, tensor)) this.counts.constants++;
+    else this.refused('a graph output read inside a subgraph keeps its node');
   }
 
   private foldShape(node: Node): void {
@@ -152,11 +152,15 @@ class Folder {
   private replace(node: Node, outputs: readonly HostTensor[], kind: 'folded' | 'shapes'): void {
     const values = node.outputs;
     if (outputs.length !== values.length) return this.refused(`${node.opType} gave ${outputs.length} results for ${values.length} outputs`);
+    let replaced = 0;
     outputs.forEach((h, i) => {
       const init = replaceWithInitializer(this.ctx.graph, values[i]!, hostToTensor(h));
+      if (!init) return;
       this.known.set(init, h);
+      replaced++;
     });
-    this.counts[kind]++;
+    if (replaced) this.counts[kind]++;
+    else this.refused('a graph output read inside a subgraph keeps its node');
   }
 
   private refused(reason: string): void {

@@ -19,6 +19,8 @@ export interface TinyNode {
   attrs?: Record<string, AttributeValue | { float: number } | { floats: number[] }>;
   domain?: string;
   name?: string;
+  /** Attributes written out in full (subgraphs). */
+  rawAttrs?: AttributeProto[];
 }
 
 export interface TinyModel {
@@ -50,7 +52,7 @@ export function tinyModelProto(spec: TinyModel): ModelProto {
     ...(n.domain ? { domain: n.domain } : {}),
     input: [...n.inputs],
     output: [...n.outputs],
-    attribute: Object.entries(n.attrs ?? {}).map(([k, v]) => attribute(k, v)),
+    attribute: [...Object.entries(n.attrs ?? {}).map(([k, v]) => attribute(k, v)), ...(n.rawAttrs ?? [])],
   }));
   return {
     ir_version: Long.fromNumber(8),

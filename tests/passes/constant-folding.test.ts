@@ -10,9 +10,11 @@ import type { Model } from '../../src/ir/model.js';
 import { encodeModel } from '../../src/onnx/codec.js';
 import { DataType } from '../../src/onnx/dtype.js';
 import { constantFolding } from '../../passes/constant-folding.js';
-import { runBytesOnCpu } from '../helpers/ort.js';
+import * as ort from 'onnxruntime-node';
+import { AttributeType, type GraphProto } from '../../src/onnx/types.js';
+import { compareOnCpu, runBytesOnCpu } from '../helpers/ort.js';
 import { runPass } from '../helpers/pass-context.js';
-import { floatTensor, int64Tensor, opCounts, tinyModel, tinyModelProto, type TinyModel } from '../helpers/tiny-model.js';
+import { floatTensor, int64Tensor, opCounts, tinyModel, tinyModelProto, valueInfo, type TinyModel } from '../helpers/tiny-model.js';
 
 const F = DataType.FLOAT;
 const I64 = DataType.INT64;
@@ -197,6 +199,37 @@ test('constant-folding: a folded graph output keeps its name and the model still
   } finally {
     await fsp.rm(dir, { recursive: true, force: true });
   }
+});
+
+test('constant-folding: a folded value read inside an If branch is still found there', async () => {
+  const branch = (name: string): GraphProto => ({
+    name,
+    node: [{ op_type: 'Identity', input: ['c'], output: [`${name}_out`] }],
+    output: [valueInfo(`${name}_out`, I64, [2])],
+  });
+  const spec: TinyModel = {
+    inputs: [['flag', DataType.BOOL, []]],
+    outputs: [['out', I64]],
+    initializers: [int64Tensor('a', [1, 2]), int64Tensor('b', [10])],
+    nodes: [
+      { op: 'Add', inputs: ['a', 'b'], outputs: ['c'] },
+      {
+        op: 'If',
+        inputs: ['flag'],
+        outputs: ['out'],
+        rawAttrs: [
+          { name: 'then_branch', type: AttributeType.GRAPH, g: branch('then') },
+          { name: 'else_branch', type: AttributeType.GRAPH, g: branch('else') },
+        ],
+      },
+    ],
+  };
+  const model = tinyModel(spec);
+  const result = await runPass(constantFolding, model);
+  assert.equal(result.counts.folded, 1);
+  assert.equal(opCounts(model).Add, undefined);
+  const feeds = { flag: new ort.Tensor('bool', [true], []) };
+  assert.equal(await compareOnCpu(tinyModel(spec), model, feeds), 0);
 });
 
 test('constant-folding: running twice changes nothing the second time', async () => {
