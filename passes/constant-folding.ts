@@ -8,8 +8,8 @@
  *    external weights are never read.
  * 3. Shape (and Size) of a value whose dims are known is a constant. Dims come from shape inference (inferTypes,
  *    run first, with the dims the recipe fixes: batch, height...), except for a value whose recorded type inference
- *    contradicts. A shape known only in part still folds what
- *    is picked from its known part (Gather(Shape(x), 1) when x's dim 1 is known), through the ops of shape chains.
+ *    contradicts. A shape known only in part still folds what is picked from its known part (Gather(Shape(x), 1)
+ *    when x's dim 1 is known), through the ops of shape chains (src/eval/partial.ts).
  * 4. An Identity of a constant is bypassed, not copied.
  * 5. Nodes left without readers are not removed here (dead-code-elimination does that), except the folded ones.
  */
@@ -134,8 +134,9 @@ class Folder {
     else this.known.set(node.output(), shape);
   }
 
-  /** A value's dims, with the recipe's fixed dims substituted for their names. */
+  /** A value's dims, with the recipe's fixed dims substituted for their names (an overridable initializer has none). */
   private dimsOf(value: Value): Dim[] | undefined {
+    if (value.initializer && !value.isConstant) return undefined;
     const shape = value.initializer ? [...value.initializer.dims] : value.type?.shape;
     return shape?.map((d) => (typeof d === 'string' && this.ctx.dims[d] !== undefined ? this.ctx.dims[d] : d));
   }
