@@ -3,8 +3,10 @@
  * file in passes/ is registered here exactly once and that each pass has tests.
  */
 import type { PassDefinition } from '../src/engine/pass.js';
+import { fuseAttention } from './fuse-attention.js';
+import { fuseQkv } from './fuse-qkv.js';
 
-export const PASSES: readonly PassDefinition<any>[] = [];
+export const PASSES: readonly PassDefinition<any>[] = [fuseAttention, fuseQkv];
 
 export function findPass(name: string): PassDefinition<any> | undefined {
   return PASSES.find((p) => p.name === name);
