@@ -5,7 +5,10 @@
  * Rules:
  * 1. Groups come from attention structure, not from shared inputs alone (the full UNet has 140 MatMuls reading
  *    encoder_hidden_states, in 70 K/V pairs): each com.microsoft.MultiHeadAttention with separate query, key and
- *    value, or, where fuse-attention has not run, each Softmax attention pattern it would fuse.
+ *    value, and each Softmax between a Q·Kᵀ MatMul and a ·V MatMul, the projections found behind their operands
+ *    through layout ops, scalings and masks (so also attention fuse-attention leaves alone, such as the CLIP text
+ *    encoders' 3-D form with its causal mask). Concatenating MatMuls of one input is exact whatever the structure;
+ *    the structure only decides which MatMuls go together.
  * 2. A projection is MatMul(x, W) with W constant ([in, out]; an initializer or a Constant node), optionally
  *    followed by Add with a constant [out] bias (as in the CLIP text encoders and the VAE). When Q, K and V are
  *    projections of one x, the group is QKV; else when K and V are projections of one x, it is KV. Biases must be
@@ -21,13 +24,12 @@
 import { definePass, unchanged } from '../src/engine/pass.js';
 import { makeAttr } from '../src/ir/attributes.js';
 import type { Graph } from '../src/ir/graph.js';
-import { inferTypes } from '../src/ir/infer/index.js';
 import type { Node } from '../src/ir/node.js';
 import { InlineData, Tensor } from '../src/ir/tensor.js';
 import type { TensorType, Value } from '../src/ir/value.js';
 import { DataType } from '../src/onnx/dtype.js';
 import { MICROSOFT_DOMAIN } from './fuse-attention.js';
-import { matchAttention } from './lib/attention-pattern.js';
+import { attentionInputs } from './lib/attention-inputs.js';
 import { packColumns } from './lib/pack-columns.js';
 import { projectionOf, type Projection } from './lib/projection.js';
 import { removeDeadFrom } from './lib/remove-dead.js';
@@ -39,7 +41,8 @@ export interface FuseQkvParams {
 /** One attention's inputs, and the MultiHeadAttention reading them when there is one. */
 interface Site {
   where: Node;
-  query: Value;
+  /** Absent when no MatMul is behind Q (it is not fused then). */
+  query: Value | undefined;
   key: Value;
   value: Value;
   mha?: Node;
@@ -60,8 +63,8 @@ function widened(type: TensorType | undefined, lastDims: readonly number[]): Ten
   return { dtype: type.dtype, shape: type.shape && [...type.shape.slice(0, -1), ...lastDims] };
 }
 
-/** The attention sites: MultiHeadAttention nodes with separate q, k, v, and unfused Softmax patterns. */
-function findSites(graph: Graph, dims: Readonly<Record<string, number>>, opset: number, reasons: string[]): Site[] {
+/** The attention sites: MultiHeadAttention nodes with separate q, k, v, and unfused Softmax attentions. */
+function findSites(graph: Graph, reasons: string[]): Site[] {
   const sites: Site[] = [];
   for (const node of graph) {
     if (!node.is('MultiHeadAttention', MICROSOFT_DOMAIN)) continue;
@@ -70,14 +73,11 @@ function findSites(graph: Graph, dims: Readonly<Record<string, number>>, opset: 
     else if (rest.some((x) => x !== undefined)) reasons.push(`${node}: it has bias, mask or past inputs`);
     else sites.push({ where: node, query, key, value, mha: node });
   }
-  const softmaxes = graph.nodes().filter((n) => n.is('Softmax'));
-  if (softmaxes.length) {
-    const { knownValues } = inferTypes(graph, { dims });
-    for (const softmax of softmaxes) {
-      const m = matchAttention(softmax, knownValues, opset);
-      if ('reason' in m) reasons.push(`${softmax}: not an attention: ${m.reason}`);
-      else sites.push({ where: softmax, query: m.query, key: m.key, value: m.value });
-    }
+  for (const node of graph) {
+    if (!node.is('Softmax')) continue;
+    const inputs = attentionInputs(node);
+    if ('reason' in inputs) reasons.push(`${node}: not an attention: ${inputs.reason}`);
+    else sites.push({ where: node, ...inputs });
   }
   return sites;
 }
@@ -89,7 +89,7 @@ function groupOf(site: Site): Group | { reason: string } {
   if ('reason' in v) return v;
   if (k.input !== v.input) return { reason: 'K and V are projected from different tensors' };
   if (k.matmul === v.matmul) return { reason: 'K and V are one projection' };
-  const q = projectionOf(site.query, 'Q');
+  const q = site.query ? projectionOf(site.query, 'Q') : { reason: 'no Q projection' };
   const self = !('reason' in q) && q.input === k.input && q.matmul !== k.matmul && q.matmul !== v.matmul;
   const projections = self ? [q as Projection, k, v] : [k, v];
   const w = projections[0]!.weight;
@@ -109,7 +109,7 @@ function canPack(group: Group, heads: number | undefined): heads is number {
   return (
     group.projections.every((p) => p.weight.dims[1] === width && p.output.useCount === 1 && !p.output.isGraphOutput) &&
     width % heads === 0 &&
-    group.projections[0]!.input.rank === 3
+    (group.projections[0]!.input.rank ?? 3) === 3
   );
 }
 
@@ -186,7 +186,7 @@ export const fuseQkv = definePass<FuseQkvParams>({
   run(ctx, params) {
     const { graph, model } = ctx;
     const reasons: string[] = [];
-    const sites = findSites(graph, ctx.dims, model.opset, reasons);
+    const sites = findSites(graph, reasons);
     if (!sites.length) return unchanged('no attention whose projections could fuse', reasons.length ? reasons : ['the graph has no attention']);
     const position = new Map(graph.nodes().map((n, i) => [n, i]));
     const claimed = new Set<Node>();

@@ -94,3 +94,39 @@ export function tinyFeeds(o: TinyAttentionOptions = {}): Feeds {
   if (o.keyWeightIsInput) feeds.key_weight = seededTensor([o.cross ? TINY.ctxWidth : TINY.hidden, TINY.hidden], 303);
   return feeds;
 }
+
+/**
+ * The CLIP text encoders' attention as TorchScript exports it: biased projections, Q scaled after its bias, heads
+ * folded into the batch ((B·N, S, H) tensors and 3-D MatMuls), and a causal mask added to the 4-D scores.
+ * Batch 2, 6 tokens, 2 heads of 4; fixed sizes, as the export bakes them into its Reshapes.
+ */
+export function tinyClipAttentionModel(): Model {
+  const { batch, seq, heads, headSize, hidden } = TINY;
+  const graph = new Graph('tiny_clip_attention');
+  let seed = 11;
+  const floats = (name: string, dims: number[], values?: number[]): Value =>
+    graph.addInitializer(name, new Tensor(DataType.FLOAT, dims, new InlineData(new Uint8Array((values ? new Float32Array(values) : seededFloats(dims.reduce((a, b) => a * b, 1), seed++)).buffer))));
+  const int64s = (values: number[]): Value =>
+    graph.addInitializer('shape', new Tensor(DataType.INT64, [values.length], new InlineData(new Uint8Array(new BigInt64Array(values.map(BigInt)).buffer))));
+  const op = (opType: string, inputs: (Value | undefined)[], attrs: Record<string, AttributeValue> = {}): Value =>
+    graph.append(graph.createNode({ opType, name: opType, inputs, attributes: Object.entries(attrs).map(([k, v]) => makeAttr(k, v)) })).output(0);
+
+  const x = graph.createValue('x', { dtype: DataType.FLOAT, shape: [batch, seq, hidden] });
+  graph.inputs.push(x);
+  const project = (name: string) => op('Add', [op('MatMul', [x, floats(`${name}.weight`, [hidden, hidden])]), floats(`${name}.bias`, [hidden])]);
+  const q = op('Mul', [project('q_proj'), floats('scale', [], [headSize ** -0.5])]);
+  const k = project('k_proj');
+  const v = project('v_proj');
+  const foldHeads = (t: Value) =>
+    op('Reshape', [op('Transpose', [op('Reshape', [t, int64s([batch, seq, heads, headSize])])], { perm: [0, 2, 1, 3] }), int64s([batch * heads, seq, headSize])]);
+  const scores = op('MatMul', [foldHeads(q), op('Transpose', [foldHeads(k)], { perm: [0, 2, 1] })]);
+  const causal = Array.from({ length: seq * seq }, (_, i) => (i % seq > Math.floor(i / seq) ? -1e4 : 0));
+  const masked = op('Add', [op('Reshape', [scores, int64s([batch, heads, seq, seq])]), floats('causal_mask', [1, 1, seq, seq], causal)]);
+  const probs = op('Softmax', [op('Reshape', [masked, int64s([batch * heads, seq, seq])])], { axis: -1 });
+  const context = op('MatMul', [probs, foldHeads(v)]);
+  const merged = op('Reshape', [op('Transpose', [op('Reshape', [context, int64s([batch, heads, seq, headSize])])], { perm: [0, 2, 1, 3] }), int64s([batch, seq, hidden])]);
+  const y = op('MatMul', [merged, floats('out_proj.weight', [hidden, hidden])]);
+  graph.renameValue(y, 'y');
+  graph.outputs.push(y);
+  return new Model(graph, 8, new Map([['', 17]]));
+}

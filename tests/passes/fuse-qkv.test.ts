@@ -23,7 +23,7 @@ import {
   type Feeds,
 } from '../helpers/attention-support.js';
 import { lowerMultiHeadAttention } from '../helpers/lower-mha.js';
-import { tinyAttentionModel, tinyFeeds, type TinyAttentionOptions } from '../helpers/tiny-attention.js';
+import { tinyAttentionModel, tinyClipAttentionModel, tinyFeeds, type TinyAttentionOptions } from '../helpers/tiny-attention.js';
 
 const PARITY = 1e-5;
 
@@ -105,6 +105,7 @@ describe('fuse-qkv', () => {
     assert.equal(countOps(model.graph, 'Softmax'), 22);
     const error = await fixtureParity(SMALL_UNET_TS17, model, smallUnetFeeds);
     assert.ok(error < PARITY, `relative L2 ${error}`);
+    assert.equal((await runPass(fuseQkv, model)).changed, false);
     // fuse-attention still recognizes every block through the Split.
     const attention = await runPass(fuseAttention, model);
     assert.deepEqual(attention.counts, { softmax: 22, fused: 22, self: 11, cross: 11, unmatched: 0 });
@@ -150,6 +151,18 @@ describe('fuse-qkv', () => {
     const result = await runPass(fuseQkv, model, { packed: true }, {}, 'cpu');
     assert.deepEqual(result.counts, { attention: 1, qkv: 1, kv: 0, packed: 0, split: 1, skipped: 0 });
     assert.ok((await parityOnCpu(tinyAttentionModel({ bias: true }), model, tinyFeeds({ bias: true }))) < PARITY);
+  });
+
+  it('fuses the CLIP text encoder form (3-D heads-in-batch, causal mask) that fuse-attention leaves alone', async () => {
+    const model = tinyClipAttentionModel();
+    const attention = await runPass(fuseAttention, model);
+    assert.equal(attention.changed, false);
+    assert.match(attention.reasons![0]!, /not a 4-D/);
+    const result = await runPass(fuseQkv, model);
+    assert.deepEqual(result.counts, { attention: 1, qkv: 1, kv: 0, packed: 0, split: 1, skipped: 0 });
+    assert.equal(countOps(model.graph, 'MatMul'), 4); // fused projection, Q·Kᵀ, ·V, output projection
+    const feeds = tinyFeeds();
+    assert.ok((await parityOnCpu(tinyClipAttentionModel(), model, feeds)) < PARITY);
   });
 
   it('does not fire when K comes from a non-constant weight, and says so', async () => {
