@@ -76,7 +76,7 @@ function findSites(graph: Graph, reasons: string[]): Site[] {
   for (const node of graph) {
     if (!node.is('Softmax')) continue;
     const inputs = attentionInputs(node);
-    if ('reason' in inputs) reasons.push(`${node}: not an attention: ${inputs.reason}`);
+    if ('reason' in inputs) reasons.push(`${node}: ${inputs.reason}`);
     else sites.push({ where: node, ...inputs });
   }
   return sites;
