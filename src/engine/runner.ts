@@ -1,0 +1,239 @@
+/**
+ * The pass runner: runs an ordered list of steps on a model. For each step it measures wall time and the growth of
+ * peak memory, keeps the pass's result and notes, stamps the nodes the pass created with its name, and checks the
+ * graph afterwards. A pass that leaves the graph broken (or throws) stops the run with a PASS_FAILED error naming it
+ * and the passes before it. Composite passes (`cleanup`) run their parts through `ctx.runPass`, which goes through
+ * the same machinery, so each part is timed, stamped, checked and reported on its own.
+ */
+import { SdxlOptError, isSdxlOptError } from '../errors.js';
+import { checkGraph } from '../ir/check.js';
+import type { Model } from '../ir/model.js';
+import { PASS_STAMP_KEY, type Node } from '../ir/node.js';
+import { checkTypes as inferCheckTypes } from './bridge.js';
+import { measureMemory } from './memory.js';
+import { defaultParams, type PassContext, type PassDefinition, type PassResult } from './pass.js';
+
+export interface PassStep {
+  pass: PassDefinition<any>;
+  /** Validated params; missing ones take the pass's defaults. */
+  params?: Record<string, unknown>;
+  /** A step switched off in the recipe is reported, not run. */
+  enabled?: boolean;
+  /** Where the step was declared (`recipe.yaml:12:5`), for messages. */
+  where?: string;
+}
+
+export interface StepReport {
+  pass: string;
+  params: Record<string, unknown>;
+  where?: string;
+  skipped?: boolean;
+  changed: boolean;
+  counts: Record<string, number>;
+  summary: string;
+  reasons?: string[];
+  wallMs: number;
+  /** How far the process's peak resident memory rose above where it stood when the pass began. */
+  peakRssDeltaBytes: number;
+  nodes: { before: number; after: number; created: number; removed: number };
+  /** Notes the pass logged. */
+  log: string[];
+  /** What the engine noticed: a pass expected before this one that did not run. */
+  warnings: string[];
+  /** The parts of a composite pass, in the order they ran. */
+  steps?: StepReport[];
+}
+
+export type RunnerEvent =
+  | { kind: 'pass-start'; pass: string; index: number; total: number; depth: number }
+  | { kind: 'pass-end'; report: StepReport; depth: number }
+  | { kind: 'log'; pass: string; message: string }
+  | { kind: 'progress'; pass: string; done: number; total: number; unit: string };
+
+export interface RunOptions {
+  dims?: Readonly<Record<string, number>>;
+  target?: 'cuda' | 'cpu';
+  /** Type checks run after each pass, besides the structural ones. Default: the shape-inference checker. */
+  checkTypes?: (graph: Model['graph']) => string[];
+  onEvent?: (event: RunnerEvent) => void;
+  /** Step reports are pushed here as steps finish, so a caller keeps them when a later step fails. */
+  reports?: StepReport[];
+}
+
+export interface RunResult {
+  steps: StepReport[];
+  /** Problems the checks found in the model before any pass ran: not blamed on passes, reported as they are. */
+  inputProblems: string[];
+}
+
+const disabledSummary = 'disabled in the recipe';
+
+export async function runPasses(model: Model, steps: readonly PassStep[], options: RunOptions = {}): Promise<RunResult> {
+  const runner = new Runner(model, options);
+  const reports = options.reports ?? [];
+  const inputProblems = [...runner.baseline];
+  for (const [index, step] of steps.entries()) {
+    if (step.enabled === false) {
+      reports.push(skippedReport(step));
+      continue;
+    }
+    reports.push(await runner.runStep(step, { index, total: steps.length, parents: [] }));
+  }
+  return { steps: reports, inputProblems };
+}
+
+function skippedReport(step: PassStep): StepReport {
+  const params = { ...defaultParams(step.pass), ...step.params };
+  return {
+    pass: step.pass.name,
+    params,
+    ...(step.where ? { where: step.where } : {}),
+    skipped: true,
+    changed: false,
+    counts: {},
+    summary: disabledSummary,
+    wallMs: 0,
+    peakRssDeltaBytes: 0,
+    nodes: { before: 0, after: 0, created: 0, removed: 0 },
+    log: [],
+    warnings: [],
+  };
+}
+
+interface StepPlace {
+  index: number;
+  total: number;
+  /** Names of the composite passes this step runs inside, outermost first. */
+  parents: string[];
+}
+
+class Runner {
+  /** Qualified names of the passes that have run, in order ("cleanup > fold-constants"). */
+  private readonly history: string[] = [];
+  readonly baseline: Set<string>;
+  private readonly checkTypes: (graph: Model['graph']) => string[];
+
+  constructor(
+    private readonly model: Model,
+    private readonly options: RunOptions,
+  ) {
+    this.checkTypes = options.checkTypes ?? inferCheckTypes;
+    this.baseline = new Set(this.problems());
+  }
+
+  private problems(): string[] {
+    return [...checkGraph(this.model.graph), ...this.checkTypes(this.model.graph)];
+  }
+
+  async runStep(step: PassStep, place: StepPlace): Promise<StepReport> {
+    const { pass } = step;
+    const graph = this.model.graph;
+    const qualified = [...place.parents, pass.name].join(' > ');
+    const params = { ...defaultParams(pass), ...step.params };
+    const log: string[] = [];
+    const children: StepReport[] = [];
+    const warnings = (pass.after ?? [])
+      .filter((name) => !this.history.some((h) => h === name || h.endsWith(` > ${name}`)))
+      .map((name) => `pass '${pass.name}' expects '${name}' to have run before it; it did not`);
+    for (const w of warnings) this.emit({ kind: 'log', pass: pass.name, message: `warning: ${w}` });
+
+    const ctx: PassContext = {
+      model: this.model,
+      graph,
+      dims: this.options.dims ?? {},
+      target: this.options.target ?? 'cuda',
+      log: (message) => {
+        log.push(message);
+        this.emit({ kind: 'log', pass: qualified, message });
+      },
+      progress: (done, total, unit) => this.emit({ kind: 'progress', pass: qualified, done, total, unit }),
+      runPass: async (sub, subParams) => {
+        const report = await this.runStep(
+          { pass: sub, params: subParams as Record<string, unknown>, ...(step.where ? { where: step.where } : {}) },
+          { index: children.length, total: 0, parents: [...place.parents, pass.name] },
+        );
+        children.push(report);
+        return report;
+      },
+    };
+
+    this.emit({ kind: 'pass-start', pass: pass.name, index: place.index, total: place.total, depth: place.parents.length });
+    const before = new Set<Node>(graph);
+    const nodesBefore = before.size;
+    const memory = measureMemory();
+    const started = performance.now();
+    let result: PassResult;
+    try {
+      result = await pass.run(ctx, params);
+    } catch (e) {
+      memory.stop();
+      throw this.failure(step, qualified, e);
+    }
+    const wallMs = performance.now() - started;
+    const peakRssDeltaBytes = memory.stop();
+
+    let created = 0;
+    for (const node of graph) {
+      if (before.has(node)) {
+        before.delete(node);
+        continue;
+      }
+      created++;
+      if (node.metadata(PASS_STAMP_KEY) === undefined) node.setMetadata(PASS_STAMP_KEY, pass.name);
+    }
+    const removed = before.size;
+    this.history.push(qualified);
+
+    const fresh = this.problems().filter((p) => !this.baseline.has(p));
+    if (fresh.length) {
+      const listed = fresh.slice(0, 3).join('; ') + (fresh.length > 3 ? `; and ${fresh.length - 3} more` : '');
+      throw new SdxlOptError('PASS_FAILED', `pass '${qualified}' broke the graph: ${listed}`, {
+        where: step.where,
+        hint: `${this.ranBefore()}; this is a bug in pass '${pass.name}': report it with the recipe and model`,
+      });
+    }
+
+    const report: StepReport = {
+      pass: pass.name,
+      params,
+      ...(step.where && place.parents.length === 0 ? { where: step.where } : {}),
+      changed: result.changed,
+      counts: result.counts,
+      summary: result.summary,
+      ...(result.reasons?.length ? { reasons: result.reasons } : {}),
+      wallMs,
+      peakRssDeltaBytes,
+      nodes: { before: nodesBefore, after: graph.nodeCount, created, removed },
+      log,
+      warnings,
+      ...(children.length ? { steps: children } : {}),
+    };
+    this.emit({ kind: 'pass-end', report, depth: place.parents.length });
+    return report;
+  }
+
+  private ranBefore(): string {
+    const done = this.history.slice(0, -1);
+    return done.length ? `passes run before it: ${done.join(', ')}` : 'it was the first pass to run';
+  }
+
+  /** A pass that threw: errors a user can act on keep their code; anything else is the pass's bug. */
+  private failure(step: PassStep, qualified: string, e: unknown): SdxlOptError {
+    this.history.push(qualified);
+    const userFacing = isSdxlOptError(e) && e.code !== 'BAD_MODEL' && e.code !== 'PASS_FAILED';
+    if (isSdxlOptError(e) && e.code === 'PASS_FAILED') return e; // a part of a composite pass, already named
+    const why = e instanceof Error ? e.message : String(e);
+    if (userFacing) {
+      return new SdxlOptError(e.code, `pass '${qualified}': ${why}`, { where: e.where ?? step.where, hint: e.hint, cause: e });
+    }
+    return new SdxlOptError('PASS_FAILED', `pass '${qualified}' failed: ${why}`, {
+      where: step.where,
+      hint: `${this.ranBefore()}; this is a bug in pass '${step.pass.name}': report it with the recipe and model`,
+      cause: e,
+    });
+  }
+
+  private emit(event: RunnerEvent): void {
+    this.options.onEvent?.(event);
+  }
+}
