@@ -30,15 +30,15 @@ export function chainModel(): Model {
   return new Model(graph, 8, new Map([['', 17]]));
 }
 
-/** Inserts an Identity in front of every Neg. */
+/** Inserts an Identity in front of every Neg and Conv. */
 export const insertIdentity = definePass({
   name: 'insert-identity',
-  description: 'Puts an Identity in front of every Neg (a test pass).',
+  description: 'Puts an Identity in front of every Neg and Conv (a test pass).',
   params: {},
   run(ctx) {
     let inserted = 0;
     for (const node of ctx.graph) {
-      if (!node.is('Neg')) continue;
+      if (!node.is('Neg') && !node.is('Conv')) continue;
       const id = ctx.graph.createNode({ opType: 'Identity', name: 'id', inputs: [node.input(0)] });
       ctx.graph.insertBefore(node, id);
       node.replaceInput(0, id.output());
