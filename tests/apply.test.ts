@@ -139,7 +139,7 @@ describe('apply', () => {
     const { recipe } = setup(t, 'passes: [composite]\nvalidate:\n  provider: cpu\n  dims: {batch: 1, sequence: 77}\n');
     await assert.rejects(applyRecipe(recipe, { registry: TEST_REGISTRY, runtime: fakeRuntime(true) }), (e: unknown) => {
       assert.ok(e instanceof SdxlOptError);
-      assert.match(e.oneLine(), /recipe\.yaml:2:1: dims 'sequence' match no input dim of the model \(the model's input dims: batch, h, w\)/);
+      assert.match(e.oneLine(), /recipe\.yaml:4:1: dims 'sequence' match no input dim of the model \(the model's input dims: batch, h, w\)/);
       return true;
     });
   });

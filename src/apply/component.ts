@@ -85,6 +85,7 @@ export async function processComponent(plan: ComponentPlan, ctx: ComponentContex
       }),
     );
     report.inputProblems = run.inputProblems;
+    report.inference = run.inference;
     report.after = graphStats(model.graph);
 
     const written = await timed('write', async () => {

@@ -39,6 +39,13 @@ function component(c: ComponentReport, titled: boolean): string[] {
   if (c.inputProblems.length) {
     out.push('Problems found in the input model (not caused by any pass):', '', ...c.inputProblems.map((p) => `- ${p}`), '');
   }
+  if (c.inference) {
+    const i = c.inference;
+    const unknown = Object.entries(i.unknownOps).map(([op, n]) => `${op} ×${n}`);
+    out.push(`Type inference: ${i.complete} of ${i.values} values fully typed (${ms(i.ms)})${unknown.length ? `; no rule for ${unknown.join(', ')}` : ''}.`);
+    for (const issue of i.issues) out.push(`- inference: ${issue}`);
+    out.push('');
+  }
   out.push(...passes(c.passes));
   if (c.before) out.push(...graphs(c.before, c.after));
   if (c.validation) {
@@ -65,12 +72,13 @@ function component(c: ComponentReport, titled: boolean): string[] {
 
 function passes(steps: readonly StepReport[]): string[] {
   if (!steps.length) return ['No passes ran.', ''];
-  const out = ['### Passes', '', '| # | pass | result | time | peak RSS Δ | nodes |', '|---|---|---|---:|---:|---|'];
+  const out = ['### Passes', '', '| # | pass | result | time | check | peak RSS Δ | nodes |', '|---|---|---|---:|---:|---:|---|'];
   const notes: string[] = [];
   const row = (s: StepReport, label: string): void => {
     const nodes = s.skipped ? '' : `${s.nodes.before} → ${s.nodes.after} (+${s.nodes.created} −${s.nodes.removed})`;
     const result = s.skipped ? 'skipped (disabled)' : `${s.changed ? '' : 'no change: '}${s.summary}`;
-    out.push(`| ${label} | ${s.pass} | ${cell(result)} | ${s.skipped ? '' : ms(s.wallMs)} | ${s.skipped ? '' : bytes(s.peakRssDeltaBytes)} | ${nodes} |`);
+    const figures = s.skipped ? ['', '', ''] : [ms(s.wallMs), ms(s.checkMs), bytes(s.peakRssDeltaBytes)];
+    out.push(`| ${label} | ${s.pass} | ${cell(result)} | ${figures.join(' | ')} | ${nodes} |`);
     if (!s.changed && s.reasons?.length) notes.push(`- ${s.pass} (${label}) changed nothing because: ${s.reasons.join('; ')}`);
     for (const w of s.warnings) notes.push(`- ${s.pass} (${label}): ${w}`);
     s.steps?.forEach((sub, i) => row(sub, `${label}.${i + 1}`));

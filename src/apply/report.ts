@@ -1,7 +1,7 @@
 /** What `sdxl-opt apply` reports (report.json); report-md.ts renders the same for people. */
 import os from 'node:os';
 import type { BenchReport, Provider, RuntimeEnvironment, Tolerance, ValidationReport } from '../engine/bridge.js';
-import type { StepReport } from '../engine/runner.js';
+import type { InferenceSummary, StepReport } from '../engine/runner.js';
 import type { GraphStats } from '../engine/stats.js';
 import { isSdxlOptError } from '../errors.js';
 import { VERSION } from '../version.js';
@@ -29,6 +29,8 @@ export interface ComponentReport {
   output?: { files: string[]; modelBytes: number; dataBytes: number };
   /** Problems the graph checks found in the input model itself (not blamed on any pass). */
   inputProblems: string[];
+  /** Type inference before the passes. */
+  inference?: InferenceSummary;
   passes: StepReport[];
   before?: GraphStats;
   after?: GraphStats;

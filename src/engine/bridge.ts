@@ -1,17 +1,9 @@
 /**
- * Where the engine meets modules built beside it: the type checker of shape inference (src/ir/infer) and the ONNX
- * Runtime layer (src/runtime). Until those land, this module stands in for them with the same signatures, so the
- * rest of the engine is written against the real names and this file is the only one to change when they do.
+ * Where the engine meets the ONNX Runtime layer (src/runtime), built beside it. Until that lands, this module stands
+ * in for it with the same signatures, so the rest of the engine is written against the real names and this file is
+ * the only one to change when it does.
  */
 import { SdxlOptError } from '../errors.js';
-import type { Graph } from '../ir/graph.js';
-
-// ---- shape inference --------------------------------------------------------------------------------------------
-
-/** Type problems in a graph (stand-in: none until src/ir/infer/check-types.ts lands). */
-export function checkTypes(_graph: Graph): string[] {
-  return [];
-}
 
 // ---- ONNX Runtime ----------------------------------------------------------------------------------------------
 

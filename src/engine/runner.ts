@@ -9,7 +9,8 @@ import { SdxlOptError, isSdxlOptError } from '../errors.js';
 import { checkGraph } from '../ir/check.js';
 import type { Model } from '../ir/model.js';
 import { PASS_STAMP_KEY, type Node } from '../ir/node.js';
-import { checkTypes as inferCheckTypes } from './bridge.js';
+import { checkTypes as inferCheckTypes } from '../ir/infer/check-types.js';
+import { inferTypes } from '../ir/infer/index.js';
 import { measureMemory } from './memory.js';
 import { defaultParams, type PassContext, type PassDefinition, type PassResult } from './pass.js';
 
@@ -33,6 +34,8 @@ export interface StepReport {
   summary: string;
   reasons?: string[];
   wallMs: number;
+  /** Time the engine spent checking the graph after the pass (not included in wallMs). */
+  checkMs: number;
   /** How far the process's peak resident memory rose above where it stood when the pass began. */
   peakRssDeltaBytes: number;
   nodes: { before: number; after: number; created: number; removed: number };
@@ -53,15 +56,31 @@ export type RunnerEvent =
 export interface RunOptions {
   dims?: Readonly<Record<string, number>>;
   target?: 'cuda' | 'cpu';
-  /** Type checks run after each pass, besides the structural ones. Default: the shape-inference checker. */
+  /**
+   * Type checks run after each pass, besides the structural ones. Default: shape inference's checker. Tests of
+   * the engine pass their own.
+   */
   checkTypes?: (graph: Model['graph']) => string[];
   onEvent?: (event: RunnerEvent) => void;
   /** Step reports are pushed here as steps finish, so a caller keeps them when a later step fails. */
   reports?: StepReport[];
 }
 
+/** What type inference, run once before the first pass, could tell: passes rely on these types. */
+export interface InferenceSummary {
+  values: number;
+  /** Values with an element type and a full shape. */
+  complete: number;
+  /** Op types inference has no rule for, with their node counts. */
+  unknownOps: Record<string, number>;
+  /** Contradictions between recorded types and inference (the first few). */
+  issues: string[];
+  ms: number;
+}
+
 export interface RunResult {
   steps: StepReport[];
+  inference: InferenceSummary;
   /** Problems the checks found in the model before any pass ran: not blamed on passes, reported as they are. */
   inputProblems: string[];
 }
@@ -69,6 +88,7 @@ export interface RunResult {
 const disabledSummary = 'disabled in the recipe';
 
 export async function runPasses(model: Model, steps: readonly PassStep[], options: RunOptions = {}): Promise<RunResult> {
+  const inference = inferOnce(model, options.dims);
   const runner = new Runner(model, options);
   const reports = options.reports ?? [];
   const inputProblems = [...runner.baseline];
@@ -79,7 +99,20 @@ export async function runPasses(model: Model, steps: readonly PassStep[], option
     }
     reports.push(await runner.runStep(step, { index, total: steps.length, parents: [] }));
   }
-  return { steps: reports, inputProblems };
+  return { steps: reports, inference, inputProblems };
+}
+
+/** Types for every value inference can tell, with the recipe's fixed dims: passes read them (shapeOf, dtypeOf). */
+function inferOnce(model: Model, dims: Readonly<Record<string, number>> | undefined): InferenceSummary {
+  const started = performance.now();
+  const report = inferTypes(model.graph, dims ? { dims } : {});
+  return {
+    values: report.valueCount,
+    complete: report.complete,
+    unknownOps: report.unknownOps,
+    issues: report.issues.slice(0, 20).map((i) => `${i.node}: ${i.message}`),
+    ms: performance.now() - started,
+  };
 }
 
 function skippedReport(step: PassStep): StepReport {
@@ -93,6 +126,7 @@ function skippedReport(step: PassStep): StepReport {
     counts: {},
     summary: disabledSummary,
     wallMs: 0,
+    checkMs: 0,
     peakRssDeltaBytes: 0,
     nodes: { before: 0, after: 0, created: 0, removed: 0 },
     log: [],
@@ -184,7 +218,9 @@ class Runner {
     const removed = before.size;
     this.history.push(qualified);
 
+    const checkStarted = performance.now();
     const fresh = this.problems().filter((p) => !this.baseline.has(p));
+    const checkMs = performance.now() - checkStarted;
     if (fresh.length) {
       const listed = fresh.slice(0, 3).join('; ') + (fresh.length > 3 ? `; and ${fresh.length - 3} more` : '');
       throw new SdxlOptError('PASS_FAILED', `pass '${qualified}' broke the graph: ${listed}`, {
@@ -202,6 +238,7 @@ class Runner {
       summary: result.summary,
       ...(result.reasons?.length ? { reasons: result.reasons } : {}),
       wallMs,
+      checkMs,
       peakRssDeltaBytes,
       nodes: { before: nodesBefore, after: graph.nodeCount, created, removed },
       log,
