@@ -20,9 +20,10 @@ export const applyCommand: Command = {
     const verbose = args.verbose === true;
     const status = !json && process.stderr.isTTY ? new StatusLine(process.stderr) : undefined;
     const say = (line: string): void => (status ? status.print(line) : void process.stderr.write(`${line}\n`));
+    const display: Display = { status, say, verbose, components: 0 };
     let result;
     try {
-      result = await applyRecipe(String(args.recipe), { onEvent: (e) => onEvent(e, { status, say, verbose }) });
+      result = await applyRecipe(String(args.recipe), { onEvent: (e) => onEvent(e, display) });
     } finally {
       status?.clear();
     }
@@ -33,6 +34,8 @@ export const applyCommand: Command = {
 
 interface Display {
   status: StatusLine | undefined;
+  /** Components in the run: with more than one, each prints a line as it finishes. */
+  components: number;
   say(line: string): void;
   verbose: boolean;
 }
@@ -43,6 +46,7 @@ function onEvent(e: ApplyEvent, d: Display): void {
       d.say(`warning: ${e.message}`);
       return;
     case 'component-start':
+      d.components = e.total;
       d.status?.set(`[${e.component} ${e.index + 1}/${e.total}] starting`, true);
       return;
     case 'stage':
@@ -52,7 +56,10 @@ function onEvent(e: ApplyEvent, d: Display): void {
       d.status?.set(`[${e.component}] writing ${bytes(e.bytes)} of ${bytes(e.total)}`);
       return;
     case 'component-end':
-      if (d.status) d.say(componentLine(e.report));
+      if (d.status && d.components > 1) {
+        d.status.clear();
+        d.say(componentLine(e.report));
+      }
       return;
     case 'runner': {
       const r = e.event;
