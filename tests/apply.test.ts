@@ -34,7 +34,7 @@ function fakeRuntime(passed: boolean): RuntimeApi & { calls: string[] } {
       assert.ok(fs.existsSync(candidate), 'the candidate is written before validation');
       return {
         passed,
-        outputs: [{ name: 'sample', cosine: passed ? 0.99999 : 0.5, relL2: 1e-4, maxAbs: 2e-3, nonFinite: 0 }],
+        outputs: [{ name: 'sample', cosine: passed ? 0.99999 : 0.5, relL2: 1e-4, maxAbs: 2e-3, nonFinite: { reference: 0, candidate: 0 } }],
         failures: passed ? [] : ['sample: cosine 0.5 < 0.999'],
       };
     },
@@ -121,12 +121,14 @@ describe('apply', () => {
     assert.deepEqual(ok.calls, ['validate vae.onnx model.onnx cpu {"batch":1,"h":8,"w":8} 3', 'bench vae.onnx model.onnx cpu 4 1']);
     const c = readReport(out).components[0]!;
     assert.equal(c.validation?.result.passed, true);
+    assert.deepEqual([c.validation?.result.reference, c.validation?.result.candidate], ['models/vae.onnx', 'model.onnx']);
     assert.equal(c.bench?.speedup, 10 / 8);
     assert.equal(c.bench?.before.model, 'models/vae.onnx');
     assert.equal(c.bench?.after.model, 'model.onnx');
     assert.deepEqual(readReport(out).environment.runtime, { ortVersion: '1.29.0', nodeVersion: process.version, providers: { cpu: true, cuda: false, cudaError: 'no GPU' } });
     const md = fs.readFileSync(path.join(out, 'report.md'), 'utf8');
     assert.match(md, /### Parity: passed/);
+    assert.match(md, /\| sample \| 0\.999990 \| 1\.00e-4 \| 2\.00e-3 \| 0 \/ 0 \|/);
     assert.match(md, /### Speed: 1\.25× \(median\)/);
     assert.match(md, /ONNX Runtime 1\.29\.0/);
 

@@ -104,7 +104,9 @@ export async function processComponent(plan: ComponentPlan, ctx: ComponentContex
       const result = await timed('validate', () =>
         ctx.runtime.validateModels(plan.modelFile, outputFile, { provider: v.provider, dims: validateDims!, seed: v.seed, tolerance: v.tolerance }),
       );
-      report.validation = { provider: v.provider, dims: validateDims!, seed: v.seed, tolerance: v.tolerance, result };
+      // As for benchmarks below: name the models by their place in the output, not the staging folder.
+      const labelled = { ...result, reference: ctx.inputLabel, candidate: rel(outputFile) };
+      report.validation = { provider: v.provider, dims: validateDims!, seed: v.seed, tolerance: v.tolerance, result: labelled };
       if (!result.passed) report.status = 'validation-failed';
     }
     if (plan.bench) {

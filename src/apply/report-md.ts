@@ -52,8 +52,10 @@ function component(c: ComponentReport, titled: boolean): string[] {
     const v = c.validation;
     out.push(`### Parity: ${v.result.passed ? 'passed' : '**failed**'}`, '');
     out.push(`On ${v.provider}, dims ${dimsText(v.dims)}, seed ${v.seed}, tolerance ${toleranceText(v.tolerance)}.`, '');
-    out.push('| output | cosine | rel L2 | max abs | non-finite |', '|---|---:|---:|---:|---:|');
-    for (const o of v.result.outputs) out.push(`| ${o.name} | ${o.cosine.toFixed(6)} | ${sci(o.relL2)} | ${sci(o.maxAbs)} | ${o.nonFinite} |`);
+    out.push('| output | cosine | rel L2 | max abs | non-finite (input / optimized) |', '|---|---:|---:|---:|---:|');
+    for (const o of v.result.outputs) {
+      out.push(`| ${o.name} | ${o.cosine.toFixed(6)} | ${sci(o.relL2)} | ${sci(o.maxAbs)} | ${o.nonFinite.reference} / ${o.nonFinite.candidate} |`);
+    }
     for (const f of v.result.failures) out.push('', `- ${f}`);
     out.push('');
   }

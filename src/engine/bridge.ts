@@ -20,11 +20,15 @@ export interface ValidationOutput {
   cosine: number;
   relL2: number;
   maxAbs: number;
-  nonFinite: number;
+  /** Elements that are NaN or infinite, in each model's output. */
+  nonFinite: { reference: number; candidate: number };
 }
 
 export interface ValidationReport {
   passed: boolean;
+  /** The models compared. */
+  reference?: string;
+  candidate?: string;
   outputs: ValidationOutput[];
   placement?: unknown;
   failures: string[];
