@@ -26,15 +26,36 @@ function setup(t: Parameters<typeof tempDir>[0], body = 'passes: []\n'): { dir: 
 
 function fakeRuntime(passed: boolean): RuntimeApi & { calls: string[] } {
   const calls: string[] = [];
-  const bench = (model: string, medianMs: number): BenchReport => ({ model, loadMs: 5, medianMs, minMs: medianMs - 1, maxMs: medianMs + 1, timesMs: [medianMs] });
+  const placement = { byProvider: { CPUExecutionProvider: 10 }, memcpy: 0, cpuComputeNodes: [], cpuComputeOps: {}, cpuShapeNodes: 0 };
+  const bench = (model: string, medianMs: number): BenchReport => ({
+    model,
+    provider: 'cpu',
+    dims: {},
+    loadMs: 5,
+    warmup: 1,
+    iters: 1,
+    medianMs,
+    meanMs: medianMs,
+    minMs: medianMs - 1,
+    maxMs: medianMs + 1,
+    timesMs: [medianMs],
+  });
   return {
     calls,
     async validateModels(reference, candidate, opts): Promise<ValidationReport> {
       calls.push(`validate ${path.basename(reference)} ${path.basename(candidate)} ${opts.provider} ${JSON.stringify(opts.dims)} ${opts.seed}`);
       assert.ok(fs.existsSync(candidate), 'the candidate is written before validation');
+      const output = { name: 'sample', dtype: 'float32', dims: [1, 3, 8, 8], cosine: passed ? 0.99999 : 0.5, relL2: 1e-4, maxAbs: 2e-3 };
       return {
         passed,
-        outputs: [{ name: 'sample', cosine: passed ? 0.99999 : 0.5, relL2: 1e-4, maxAbs: 2e-3, nonFinite: { reference: 0, candidate: 0 } }],
+        provider: opts.provider,
+        reference,
+        candidate,
+        dims: opts.dims ?? {},
+        seed: opts.seed ?? 0,
+        tolerance: { cosine: 0.999 },
+        outputs: [{ ...output, nonFinite: { reference: 0, candidate: 0 }, passed, failures: [] }],
+        placement: { reference: placement, candidate: placement },
         failures: passed ? [] : ['sample: cosine 0.5 < 0.999'],
       };
     },
@@ -43,10 +64,18 @@ function fakeRuntime(passed: boolean): RuntimeApi & { calls: string[] } {
       return [bench(models[0]!, 10), bench(models[1]!, 8)];
     },
     async runtimeEnvironment() {
-      return { ortVersion: '1.29.0', nodeVersion: process.version, providers: { cpu: true, cuda: false, cudaError: 'no GPU' } };
+      return { ...ENVIRONMENT };
     },
   };
 }
+
+const ENVIRONMENT = {
+  ortVersion: '1.29.0',
+  nodeVersion: process.version,
+  platform: 'linux/x64',
+  providers: { cpu: true, cuda: false, cudaError: 'no GPU' },
+  cudaLibraries: { binDir: '/ort', providerPresent: false, sharedPresent: false, missing: [], found: [] },
+};
 
 const readReport = (out: string): ApplyReport => JSON.parse(fs.readFileSync(path.join(out, 'report.json'), 'utf8')) as ApplyReport;
 
@@ -125,7 +154,7 @@ describe('apply', () => {
     assert.equal(c.bench?.speedup, 10 / 8);
     assert.equal(c.bench?.before.model, 'models/vae.onnx');
     assert.equal(c.bench?.after.model, 'model.onnx');
-    assert.deepEqual(readReport(out).environment.runtime, { ortVersion: '1.29.0', nodeVersion: process.version, providers: { cpu: true, cuda: false, cudaError: 'no GPU' } });
+    assert.deepEqual(readReport(out).environment.runtime, ENVIRONMENT);
     const md = fs.readFileSync(path.join(out, 'report.md'), 'utf8');
     assert.match(md, /### Parity: passed/);
     assert.match(md, /\| sample \| 0\.999990 \| 1\.00e-4 \| 2\.00e-3 \| 0 \/ 0 \|/);
@@ -135,6 +164,19 @@ describe('apply', () => {
     const bad = await applyRecipe(recipe, { registry: TEST_REGISTRY, runtime: fakeRuntime(false) });
     assert.equal(bad.exitCode, 1);
     assert.equal(readReport(out).status, 'validation-failed');
+  });
+
+  test('on ONNX Runtime (CPU): a rewritten model validates with exact parity and the report names the runtime', async (t) => {
+    const { recipe, out } = setup(t, 'passes: [insert-identity]\nvalidate:\n  provider: cpu\n  dims: {batch: 1, h: 8, w: 8}\n');
+    const result = await applyRecipe(recipe, { registry: TEST_REGISTRY });
+    assert.equal(result.exitCode, 0);
+    const report = readReport(out);
+    const c = report.components[0]!;
+    assert.ok(c.passes[0]!.nodes.created > 0);
+    assert.equal(c.validation?.result.passed, true);
+    assert.deepEqual(c.validation?.result.outputs.map((o) => [o.name, o.maxAbs, o.nonFinite]), [['sample', 0, { reference: 0, candidate: 0 }]]);
+    const runtime = report.environment.runtime;
+    assert.ok(runtime && 'ortVersion' in runtime && runtime.ortVersion === '1.29.0');
   });
 
   test('a validation dim the model does not have is a recipe error, caught before the passes', async (t) => {

@@ -14,7 +14,7 @@ export function renderReport(r: ApplyReport): string {
   const rt = r.environment.runtime;
   if (rt && 'error' in rt) out.push(`- ONNX Runtime: not available (${rt.error})`);
   else if (rt) {
-    const providers = [`cpu`, rt.providers.cuda ? 'cuda' : `cuda unavailable${rt.providers.cudaError ? ` (${rt.providers.cudaError})` : ''}`].join(', ');
+    const providers = [`cpu`, rt.providers.cuda ? 'cuda' : `cuda unavailable${rt.providers.cudaError ? ` (${firstLine(rt.providers.cudaError)})` : ''}`].join(', ');
     out.push(`- ONNX Runtime ${rt.ortVersion} (providers: ${providers})${rt.gpu ? `, GPU ${rt.gpu.name} (driver ${rt.gpu.driver}, ${rt.gpu.memoryMiB} MiB)` : ''}`);
   }
   if (r.skipped.length) out.push(`- switched off in the recipe: ${r.skipped.join(', ')}`);
@@ -51,7 +51,8 @@ function component(c: ComponentReport, titled: boolean): string[] {
   if (c.validation) {
     const v = c.validation;
     out.push(`### Parity: ${v.result.passed ? 'passed' : '**failed**'}`, '');
-    out.push(`On ${v.provider}, dims ${dimsText(v.dims)}, seed ${v.seed}, tolerance ${toleranceText(v.tolerance)}.`, '');
+    // The runtime reports the dims and tolerance it used (its defaults filled in); the recipe's are the fallback.
+    out.push(`On ${v.provider}, dims ${dimsText(v.result.dims ?? v.dims)}, seed ${v.seed}, tolerance ${toleranceText(v.result.tolerance ?? v.tolerance)}.`, '');
     out.push('| output | cosine | rel L2 | max abs | non-finite (input / optimized) |', '|---|---:|---:|---:|---:|');
     for (const o of v.result.outputs) {
       out.push(`| ${o.name} | ${o.cosine.toFixed(6)} | ${sci(o.relL2)} | ${sci(o.maxAbs)} | ${o.nonFinite.reference} / ${o.nonFinite.candidate} |`);
@@ -124,6 +125,11 @@ function dimsText(d: Record<string, number>): string {
 function toleranceText(t: { cosine?: number; relL2?: number; maxAbs?: number }): string {
   const parts = [t.cosine !== undefined && `cosine ≥ ${t.cosine}`, t.relL2 !== undefined && `rel L2 ≤ ${t.relL2}`, t.maxAbs !== undefined && `max abs ≤ ${t.maxAbs}`].filter(Boolean);
   return parts.length ? parts.join(', ') : "the runtime's defaults";
+}
+
+function firstLine(s: string): string {
+  const line = s.split('\n')[0]!.trim();
+  return line.length > 160 ? `${line.slice(0, 159)}…` : line;
 }
 
 function cell(s: string): string {

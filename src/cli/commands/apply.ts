@@ -76,7 +76,7 @@ function componentLine(c: ComponentReport): string {
   if (c.error) return `${c.name}: failed while ${c.error.stage}: ${c.error.message}${c.error.where ? ` (${c.error.where})` : ''}`;
   const nodes = c.before && c.after ? `, ${c.before.nodes} → ${c.after.nodes} nodes` : '';
   const parity = c.validation ? `, parity ${c.validation.result.passed ? 'ok' : 'OUTSIDE TOLERANCE'}` : '';
-  const speed = c.bench ? `, ${c.bench.speedup.toFixed(2)}× faster (${ms(c.bench.before.medianMs)} → ${ms(c.bench.after.medianMs)})` : '';
+  const speed = c.bench ? `, median ${ms(c.bench.before.medianMs)} → ${ms(c.bench.after.medianMs)} (${c.bench.speedup.toFixed(2)}×)` : '';
   return `${c.name}: ${c.passes.filter((p) => !p.skipped).length} passes${nodes}${parity}${speed}`;
 }
 
