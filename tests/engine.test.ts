@@ -117,6 +117,12 @@ describe('runPasses', () => {
       assert.equal(e.message, "pass 'needs-cuda': this model has no attention");
       return true;
     });
+    const wrapper = definePass({ name: 'wrapper', description: 'test', params: {}, run: (ctx) => ctx.runPass!(unsupported) });
+    await assert.rejects(runPasses(chainModel(), [{ pass: wrapper }]), (e: unknown) => {
+      assert.ok(e instanceof SdxlOptError);
+      assert.equal(e.message, "pass 'wrapper > needs-cuda': this model has no attention", 'named once, by its full place');
+      return true;
+    });
   });
 
   test('type-check problems a pass introduces fail it; ones already in the input do not', async () => {

@@ -12,7 +12,7 @@ import { SdxlOptError } from '../errors.js';
 import { loadRecipe, type Plan } from '../recipe/load.js';
 import type { PassRegistry } from '../recipe/parse.js';
 import { processComponent, rawErrorOf, type ComponentEvent } from './component.js';
-import { checkReplaceable, leftoverBackups, REPORT_JSON, StagedFolder, TOOL_NAME } from './output-folder.js';
+import { checkReplaceable, leftovers, REPORT_JSON, StagedFolder, TOOL_NAME } from './output-folder.js';
 import { renderReport } from './report-md.js';
 import { exitCodeOf, hostEnvironment, overallStatus, type ApplyReport, type ComponentReport, type EnvironmentReport } from './report.js';
 import { VERSION } from '../version.js';
@@ -119,8 +119,10 @@ function inputLabel(plan: Plan, modelFile: string): string {
 }
 
 function leftoverWarnings(target: string): string[] {
-  return leftoverBackups(target).map((b) =>
-    `found '${b}', left by an interrupted run of sdxl-opt: it holds the output as it was before that run; ` +
-    `rename it back to '${path.basename(target)}' if that folder is missing, or delete it`,
+  return leftovers(target).map((l) =>
+    l.kind === 'backup'
+      ? `found '${l.path}', left by an interrupted run of sdxl-opt: it holds the output as it was before that run; ` +
+        `rename it back to '${path.basename(target)}' if that folder is missing, or delete it`
+      : `found '${l.path}', the unfinished output of an interrupted run of sdxl-opt; delete it`,
   );
 }

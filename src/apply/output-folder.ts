@@ -57,17 +57,41 @@ function writtenBySdxlOpt(reportFile: string): boolean {
   }
 }
 
-/** Backups an interrupted swap left beside `target`: when `target` is missing, the newest holds the old output. */
-export function leftoverBackups(target: string): string[] {
+export interface Leftover {
+  path: string;
+  kind: 'backup' | 'temporary';
+}
+
+/**
+ * Folders interrupted runs left beside `target`: backups of an earlier output (when `target` is missing, the newest
+ * holds it) and temporary folders of runs whose process is gone (those of a run still going are not listed).
+ */
+export function leftovers(target: string): Leftover[] {
   const dir = path.dirname(target);
-  const prefix = `${path.basename(target)}.backup-`;
+  const base = path.basename(target);
+  let names: string[];
   try {
-    return fs
-      .readdirSync(dir)
-      .filter((n) => n.startsWith(prefix))
-      .map((n) => path.join(dir, n));
+    names = fs.readdirSync(dir);
   } catch {
     return [];
+  }
+  const out: Leftover[] = [];
+  for (const name of names) {
+    const m = /^(backup|tmp)-(\d+)-[a-z0-9]+$/.exec(name.startsWith(`${base}.`) ? name.slice(base.length + 1) : '');
+    if (!m) continue;
+    if (m[1] === 'backup') out.push({ path: path.join(dir, name), kind: 'backup' });
+    else if (!processAlive(Number(m[2]))) out.push({ path: path.join(dir, name), kind: 'temporary' });
+  }
+  return out;
+}
+
+function processAlive(pid: number): boolean {
+  if (pid === process.pid) return true;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 

@@ -34,7 +34,7 @@ export interface StepReport {
   summary: string;
   reasons?: string[];
   wallMs: number;
-  /** Time the engine spent checking the graph after the pass (not included in wallMs). */
+  /** Time the engine spent checking the graph after the pass (not in wallMs; a composite's parts have their own). */
   checkMs: number;
   /** How far the process's peak resident memory rose above where it stood when the pass began. */
   peakRssDeltaBytes: number;
@@ -87,6 +87,9 @@ export interface RunResult {
 
 const disabledSummary = 'disabled in the recipe';
 
+/** Errors that already name the pass they came from, so the composite passes around it pass them on unchanged. */
+const attributed = new WeakSet<SdxlOptError>();
+
 export async function runPasses(model: Model, steps: readonly PassStep[], options: RunOptions = {}): Promise<RunResult> {
   const inference = inferOnce(model, options.dims);
   const runner = new Runner(model, options);
@@ -132,6 +135,10 @@ function skippedReport(step: PassStep): StepReport {
     log: [],
     warnings: [],
   };
+}
+
+function checkTime(steps: readonly StepReport[]): number {
+  return steps.reduce((sum, s) => sum + s.checkMs + checkTime(s.steps ?? []), 0);
 }
 
 interface StepPlace {
@@ -203,7 +210,8 @@ class Runner {
       memory.stop();
       throw this.failure(step, qualified, e);
     }
-    const wallMs = performance.now() - started;
+    // A composite's time is its own work and its parts', not the engine's checks after each part.
+    const wallMs = performance.now() - started - checkTime(children);
     const peakRssDeltaBytes = memory.stop();
 
     let created = 0;
@@ -223,10 +231,12 @@ class Runner {
     const checkMs = performance.now() - checkStarted;
     if (fresh.length) {
       const listed = fresh.slice(0, 3).join('; ') + (fresh.length > 3 ? `; and ${fresh.length - 3} more` : '');
-      throw new SdxlOptError('PASS_FAILED', `pass '${qualified}' broke the graph: ${listed}`, {
+      const error = new SdxlOptError('PASS_FAILED', `pass '${qualified}' broke the graph: ${listed}`, {
         where: step.where,
         hint: `${this.ranBefore()}; this is a bug in pass '${pass.name}': report it with the recipe and model`,
       });
+      attributed.add(error);
+      throw error;
     }
 
     const report: StepReport = {
@@ -257,17 +267,18 @@ class Runner {
   /** A pass that threw: errors a user can act on keep their code; anything else is the pass's bug. */
   private failure(step: PassStep, qualified: string, e: unknown): SdxlOptError {
     this.history.push(qualified);
-    const userFacing = isSdxlOptError(e) && e.code !== 'BAD_MODEL' && e.code !== 'PASS_FAILED';
-    if (isSdxlOptError(e) && e.code === 'PASS_FAILED') return e; // a part of a composite pass, already named
+    if (isSdxlOptError(e) && attributed.has(e)) return e; // from a part of a composite pass, already named
     const why = e instanceof Error ? e.message : String(e);
-    if (userFacing) {
-      return new SdxlOptError(e.code, `pass '${qualified}': ${why}`, { where: e.where ?? step.where, hint: e.hint, cause: e });
-    }
-    return new SdxlOptError('PASS_FAILED', `pass '${qualified}' failed: ${why}`, {
-      where: step.where,
-      hint: `${this.ranBefore()}; this is a bug in pass '${step.pass.name}': report it with the recipe and model`,
-      cause: e,
-    });
+    const userFacing = isSdxlOptError(e) && e.code !== 'BAD_MODEL' && e.code !== 'PASS_FAILED';
+    const error = userFacing
+      ? new SdxlOptError(e.code, `pass '${qualified}': ${why}`, { where: e.where ?? step.where, hint: e.hint, cause: e })
+      : new SdxlOptError('PASS_FAILED', `pass '${qualified}' failed: ${why}`, {
+          where: step.where,
+          hint: `${this.ranBefore()}; this is a bug in pass '${step.pass.name}': report it with the recipe and model`,
+          cause: e,
+        });
+    attributed.add(error);
+    return error;
   }
 
   private emit(event: RunnerEvent): void {
