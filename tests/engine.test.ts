@@ -153,6 +153,12 @@ describe('runPasses', () => {
     assert.deepEqual(ends, ['1:insert-identity', '1:noop', '0:composite']);
   });
 
+  test('type checks run after each top-level step, not after each part of a composite', async () => {
+    let calls = 0;
+    await runPasses(chainModel(), [{ pass: composite }, { pass: noop }], { checkTypes: () => (calls++, []) });
+    assert.equal(calls, 3, 'once for the input, once after composite, once after noop');
+  });
+
   test('a broken part of a composite pass is named with its parent', async () => {
     const bad = definePass({
       name: 'bad-composite',
