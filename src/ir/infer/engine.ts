@@ -55,24 +55,27 @@ export function walkGraph(graph: Graph, store: TypeStore, options: WalkOptions =
   let changed = 0;
 
   if (options.dims && Object.keys(options.dims).length) {
+    // Graph inputs, and recorded types elsewhere that name the same dims (a node without a rule keeps its value_info).
     const dims = options.dims;
-    for (const input of graph.inputs) {
-      const t = store.get(input);
-      if (!t?.shape) continue;
+    for (const v of graph.values()) {
+      const t = store.get(v);
+      if (!t?.shape || t.shape.every((d) => typeof d !== 'string')) continue;
       const shape = t.shape.map((d) => substituteDim(d, dims));
       if (shape.some((d, i) => d !== t.shape![i])) {
-        store.set(input, { dtype: t.dtype, shape });
+        store.set(v, { dtype: t.dtype, shape });
         changed++;
       }
     }
   }
 
+  const looked = new Set<Value>();
   const valueOf = (v: Value): KnownTensor | undefined => {
     const k = known.get(v);
-    if (k || known.has(v)) return k;
+    if (k || looked.has(v)) return k;
+    looked.add(v);
     // An initializer that is also a graph input is only a default: the caller may feed something else.
     const fromTensor = v.initializer && !v.isGraphInput ? knownFromTensor(v.initializer) : undefined;
-    known.set(v, fromTensor!);
+    if (fromTensor) known.set(v, fromTensor);
     return fromTensor;
   };
 
@@ -83,7 +86,8 @@ export function walkGraph(graph: Graph, store: TypeStore, options: WalkOptions =
       unknownOps[key] = (unknownOps[key] ?? 0) + 1;
       continue;
     }
-    const ctx = new NodeContext(node, store, valueOf, (message) => issues.push({ kind: 'incompatible', node: `${node}`, message }));
+    let problems: Set<string> | undefined;
+    const ctx = new NodeContext(node, store, valueOf, (message) => (problems ??= new Set()).add(message));
     let outputs: (OutputInference | undefined)[];
     try {
       outputs = rule(ctx);
@@ -93,6 +97,7 @@ export function walkGraph(graph: Graph, store: TypeStore, options: WalkOptions =
       issues.push({ kind: 'failed', node: `${node}`, message: e.message });
       continue;
     }
+    for (const message of problems ?? []) issues.push({ kind: 'incompatible', node: `${node}`, message });
     node.outputs.forEach((out, i) => {
       const inf = outputs[i];
       if (!inf) return;
@@ -127,12 +132,12 @@ export function walkGraph(graph: Graph, store: TypeStore, options: WalkOptions =
     changed,
     unknownOps,
     issues,
-    knownValues: new Map([...known].filter((e): e is [Value, KnownTensor] => e[1] !== undefined)),
+    knownValues: known,
   };
 }
 
 /** The graph's own order when producers already come first (the usual case: a linear check), else a sort. */
-function nodesInOrder(graph: Graph): Node[] {
+export function nodesInOrder(graph: Graph): Node[] {
   const nodes = graph.nodes();
   const seen = new Set<Node>();
   for (const n of nodes) {

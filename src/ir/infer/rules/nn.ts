@@ -1,6 +1,5 @@
 /** Neural-network operators: MatMul, Gemm, Conv, normalizations, Resize, reductions. */
 import { DataType } from '../../../onnx/dtype.js';
-type DataTypeCode = DataType;
 import type { Dim } from '../../value.js';
 import { addDims, ceilDivDims, floorDivDims, mulDims, subDims } from '../dim-expr.js';
 import { numbersOf } from '../known-values.js';
@@ -19,7 +18,7 @@ export function matmulShape(a: Dim[], b: Dim[], problem?: (m: string) => void): 
   return out;
 }
 
-function matmulLike(dtype: (ctx: RuleContext) => DataTypeCode | undefined, bIndex = 1): Rule {
+function matmulLike(dtype: (ctx: RuleContext) => DataType | undefined, bIndex = 1): Rule {
   return (ctx) => {
     const a = ctx.shape(0);
     const b = ctx.shape(bIndex);
@@ -97,7 +96,7 @@ export const nhwcConv = convRule(true);
 export const layerNormalization: Rule = (ctx) => {
   const x = ctx.shape(0);
   const dtype = ctx.dtype(0);
-  const stash = ctx.node.attrInt('stash_type', DataType.FLOAT) as DataTypeCode;
+  const stash = ctx.node.attrInt('stash_type', DataType.FLOAT) as DataType;
   const axis = x ? normalizeAxis(ctx.node.attrInt('axis', -1), x.length) : undefined;
   const reduced = x && axis !== undefined ? x.map((d, i) => (i < axis ? d : 1)) : undefined;
   return [{ dtype, shape: x }, { dtype: stash, shape: reduced }, { dtype: stash, shape: reduced }];
