@@ -218,6 +218,23 @@ describe('apply', () => {
   });
 });
 
+describe('the demo recipe', () => {
+  test('cleans up the small UNet and proves parity on ONNX Runtime CPU', async (t) => {
+    const dir = tempDir(t);
+    const text = fs.readFileSync(path.join(REPO, 'recipes', 'demo-small-unet.yaml'), 'utf8');
+    const recipe = path.join(dir, 'demo.yaml');
+    // The same recipe, reading the repository's fixture and writing into a temporary folder.
+    fs.writeFileSync(recipe, text.replace('../fixtures/', `${path.join(REPO, 'fixtures')}/`).replace('../out/demo-small-unet', 'out'));
+    const result = await applyRecipe(recipe);
+    assert.equal(result.exitCode, 0);
+    const c = result.report.components[0]!;
+    assert.deepEqual(c.passes.map((p) => [p.pass, p.changed]), [['cleanup', true]]);
+    assert.ok(c.after!.nodes < c.before!.nodes);
+    assert.equal(c.validation?.result.passed, true);
+    assert.ok(fs.existsSync(path.join(dir, 'out', 'report.md')));
+  });
+});
+
 describe('apply on a pipeline folder', () => {
   test('one broken component: the other is written and reported, and the exit code is non-zero', async (t) => {
     const dir = tempDir(t);
