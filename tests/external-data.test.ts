@@ -27,7 +27,8 @@ import {
   valueInfo,
   writeModelFile,
 } from './helpers/build-model.js';
-import { fixture, smallUnetIo } from './helpers/fixtures.js';
+import { fixture } from './helpers/fixtures.js';
+import { smallUnetIo } from './helpers/recorded-io.js';
 import { maxAbsDiff, runOnCpu } from './helpers/ort-run.js';
 import { hashDir, tempDir } from './helpers/temp-dir.js';
 

@@ -12,7 +12,8 @@ import { writeModel } from '../src/io/write.js';
 import { modelToProto } from '../src/ir/to-proto.js';
 import { decodeModel, encodeModel } from '../src/onnx/codec.js';
 import type { ModelProto } from '../src/onnx/types.js';
-import { fixture, smallUnetIo } from './helpers/fixtures.js';
+import { fixture } from './helpers/fixtures.js';
+import { smallUnetIo } from './helpers/recorded-io.js';
 import { maxAbsDiff, runOnCpu } from './helpers/ort-run.js';
 import { hashDir, sha256File, tempDir } from './helpers/temp-dir.js';
 

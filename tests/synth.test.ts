@@ -11,7 +11,8 @@ import { typedView } from '../src/ir/tensor.js';
 import { normScaleInitializers, synthesizeWeights } from '../src/synth.js';
 import { bfloat16Bits, float16Bits } from '../src/synth-values.js';
 import { buildModel, DataType, externalTensor, f32Bytes, node, rawTensor, valueInfo, writeModelFile } from './helpers/build-model.js';
-import { fixture, REPO_ROOT } from './helpers/fixtures.js';
+import { fixture } from './helpers/fixtures.js';
+import { REPO_ROOT } from './helpers/recorded-io.js';
 import { maxAbsDiff, runOnCpu } from './helpers/ort-run.js';
 import { hashDir, sha256File, tempDir } from './helpers/temp-dir.js';
 

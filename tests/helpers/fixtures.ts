@@ -1,36 +1,53 @@
-/** Paths of the committed fixtures and the recorded inputs/outputs of the small UNet. */
-import fs from 'node:fs';
+/** The committed fixtures, and a parity check of a rewrite on one of them: original vs rewritten on ORT CPU. */
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import * as ort from 'onnxruntime-node';
+import { readModel } from '../../src/io/read.js';
+import type { Model } from '../../src/ir/model.js';
+import { relativeL2, runOnCpu, seededFloats, smallUnetIo, type Feeds } from './ort.js';
 
-/** The repository root (tests compile to dist/tests/helpers/). */
-export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
-export const FIXTURES = path.join(REPO_ROOT, 'fixtures');
+/** fixtures/ at the repository root (tests run from dist/tests/...). */
+export const FIXTURES = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../fixtures');
 
 export const fixture = (name: string): string => path.join(FIXTURES, name);
 
-export interface RecordedTensor {
-  dtype: 'float32';
-  dims: number[];
-  data: Float32Array;
+/** Inputs for a fixture: the recorded ones for the small UNets, seeded ones ([1, 4, 8, 8]) for the VAE decoder. */
+export function fixtureFeeds(name: string): Feeds {
+  if (name.startsWith('sdxl-unet-small')) return smallUnetIo(FIXTURES).inputs;
+  if (name.startsWith('sdxl-vae-decoder')) return { latent_sample: new ort.Tensor('float32', seededFloats(4 * 8 * 8, 7), [1, 4, 8, 8]) };
+  throw new Error(`no inputs known for fixture ${name}`);
 }
 
-interface RecordedJson {
-  inputs: Record<string, { dtype: string; dims: number[]; data_base64_le: string }>;
-  outputs: Record<string, { dtype: string; dims: number[]; data_base64_le: string }>;
+export interface Parity {
+  /** Worst relative L2 error over the outputs. */
+  error: number;
+  before: number;
+  after: number;
+  model: Model;
 }
 
-function decodeF32(entry: { dtype: string; dims: number[]; data_base64_le: string }, name: string): RecordedTensor {
-  if (entry.dtype !== 'float32') throw new Error(`${name}: expected float32, got ${entry.dtype}`);
-  const bytes = Buffer.from(entry.data_base64_le, 'base64');
-  const data = new Float32Array(bytes.byteLength / 4);
-  new Uint8Array(data.buffer).set(bytes);
-  return { dtype: 'float32', dims: entry.dims, data };
+const references = new Map<string, Promise<Record<string, Float32Array>>>();
+
+/** The fixture's outputs on ORT CPU, computed once per test process. */
+function referenceOutputs(name: string): Promise<Record<string, Float32Array>> {
+  let r = references.get(name);
+  if (!r) {
+    r = readModel(fixture(name)).then((m) => runOnCpu(m, fixtureFeeds(name)));
+    references.set(name, r);
+  }
+  return r;
 }
 
-/** Inputs and PyTorch's output of the small UNet (fixtures/sdxl-unet-small-io.json). */
-export function smallUnetIo(): { inputs: Map<string, RecordedTensor>; outputs: Map<string, RecordedTensor> } {
-  const json = JSON.parse(fs.readFileSync(fixture('sdxl-unet-small-io.json'), 'utf8')) as RecordedJson;
-  const map = (o: RecordedJson['inputs']) => new Map(Object.entries(o).map(([k, v]) => [k, decodeF32(v, k)]));
-  return { inputs: map(json.inputs), outputs: map(json.outputs) };
+/** Rewrites a fresh copy of a fixture with `rewrite`, runs it, and compares every output with the original's. */
+export async function parityOnFixture(name: string, rewrite: (model: Model) => Promise<unknown>): Promise<Parity> {
+  const feeds = fixtureFeeds(name);
+  const reference = await referenceOutputs(name);
+  const model = await readModel(fixture(name));
+  const before = model.graph.nodeCount;
+  await rewrite(model);
+  const after = model.graph.nodeCount;
+  const outputs = await runOnCpu(model, feeds);
+  let error = 0;
+  for (const [k, ref] of Object.entries(reference)) error = Math.max(error, relativeL2(outputs[k] ?? new Float32Array(), ref));
+  return { error, before, after, model };
 }

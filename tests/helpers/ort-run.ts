@@ -1,6 +1,6 @@
 /** Running a model on ONNX Runtime's CPU provider and comparing float outputs. */
 import * as ort from 'onnxruntime-node';
-import type { RecordedTensor } from './fixtures.js';
+import type { RecordedTensor } from './recorded-io.js';
 
 export async function runOnCpu(model: string | Uint8Array, inputs: Map<string, RecordedTensor>): Promise<Map<string, Float32Array>> {
   const session =

@@ -6,7 +6,7 @@ const GB = 1e9;
 
 export const synthCommand: Command = {
   command: 'synth <graph> <out-dir>',
-  describe: `Write deterministic synthetic weights for a model whose external data is absent: copies the graph to <out-dir>/${SYNTH_MODEL_NAME} and writes every external initializer at its recorded place`,
+  describe: `write deterministic synthetic weights for a graph-only model: copies it to <out-dir>/${SYNTH_MODEL_NAME} and fills its external data files`,
   builder: (y) =>
     y
       .positional('graph', { type: 'string', describe: 'the .onnx graph (its external data files need not exist)', demandOption: true })
