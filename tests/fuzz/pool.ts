@@ -223,7 +223,7 @@ function saveFinding(input: FuzzInput, options: FuzzOptions, kind: string, targe
     ...input.steps.map((s) => `  - ${s}`),
     '',
     'error:',
-    error,
+    ...(detail.startsWith(error) ? [] : [error]),
     detail,
     '',
     `replay: npm run fuzz -- --replay ${path.join(dir, MODEL_FILE)} --target ${target}`,

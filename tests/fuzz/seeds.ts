@@ -8,7 +8,8 @@ import fs from 'node:fs';
 import Long from 'long';
 import { decodeModel, encodeModel } from '../../src/onnx/codec.js';
 import { DataType } from '../../src/onnx/dtype.js';
-import { AttributeType, type AttributeProto, type GraphProto, type ModelProto, type NodeProto, type TensorProto, type ValueInfoProto } from '../../src/onnx/types.js';
+import { AttributeType, type GraphProto, type ModelProto, type TensorProto } from '../../src/onnx/types.js';
+import { entry, floats, graphAttr, info, L, model, node, tensor, utf8 } from './build.js';
 
 /** A file beside the model: bytes (`cacheKey` marks an unmodified seed file a worker may hard-link), a symlink or a directory. */
 export type FileSpec = { kind: 'bytes'; bytes: Uint8Array; cacheKey?: string } | { kind: 'symlink'; target: string } | { kind: 'dir' };
@@ -90,37 +91,6 @@ function cutGraph(g: GraphProto, n: number): void {
   g.initializer = (g.initializer ?? []).filter((t) => read.has(t.name ?? ''));
   g.value_info = (g.value_info ?? []).filter((v) => producedSet.has(v.name ?? ''));
   g.output = produced.filter((o) => !read.has(o)).map((name) => ({ name }));
-}
-
-// ---- building blocks ----------------------------------------------------------------------------------------------
-
-const L = (v: number | string): Long => (typeof v === 'number' ? Long.fromNumber(v) : Long.fromString(v));
-const entry = (key: string, value: string) => ({ key, value });
-const utf8 = (s: string): Uint8Array => new TextEncoder().encode(s);
-
-function tensor(name: string, dtype: number, dims: number[], data: Partial<TensorProto> = {}): TensorProto {
-  return { name, data_type: dtype, dims: dims.map((d) => L(d)), ...data };
-}
-
-function floats(values: number[]): Uint8Array {
-  return new Uint8Array(Float32Array.from(values).buffer);
-}
-
-function info(name: string, dtype: number, dims?: (number | string)[]): ValueInfoProto {
-  const shape = dims && { dim: dims.map((d) => (typeof d === 'number' ? { dim_value: L(d) } : { dim_param: d })) };
-  return { name, type: { tensor_type: shape ? { elem_type: dtype, shape } : { elem_type: dtype } } };
-}
-
-function node(op_type: string, input: string[], output: string[], name?: string, attribute?: AttributeProto[]): NodeProto {
-  return { op_type, input, output, ...(name ? { name } : {}), ...(attribute ? { attribute } : {}) };
-}
-
-function graphAttr(name: string, g: GraphProto): AttributeProto {
-  return { name, type: AttributeType.GRAPH, g };
-}
-
-function model(graph: GraphProto, irVersion = 8, opset = 17): ModelProto {
-  return { ir_version: L(irVersion), producer_name: 'sdxl-opt-fuzz', opset_import: [{ domain: '', version: L(opset) }], graph };
 }
 
 // ---- hand-built seeds ---------------------------------------------------------------------------------------------

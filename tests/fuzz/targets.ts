@@ -30,6 +30,9 @@ async function readTarget(file: string, index: number): Promise<void> {
   }
 }
 
+/** Keeps canary-alloc's buffer alive until the worker measures it (a collected buffer would go unseen). */
+let canaryHeld: Uint8Array | undefined;
+
 export const TARGETS: readonly FuzzTarget[] = [
   { name: 'reader', run: readTarget },
   // { name: 'infer', run: async (file) => void inferTypes(await readModel(file)) },
@@ -37,8 +40,8 @@ export const TARGETS: readonly FuzzTarget[] = [
 
   { name: 'canary-crash', canary: true, run: async () => void (null as unknown as { x: number }).x },
   { name: 'canary-hang', canary: true, run: async () => { for (;;); } },
-  { name: 'canary-oom', canary: true, run: async () => { const keep: unknown[] = []; for (;;) keep.push({ at: keep.length, pad: `${keep.length}`.repeat(8) }); } },
-  { name: 'canary-alloc', canary: true, run: async () => void new Uint8Array(1024 * 1024 * 1024).fill(1, 0, 1) },
+  { name: 'canary-oom', canary: true, run: async () => { const keep: number[][] = []; for (;;) keep.push(new Array<number>(1 << 20).fill(keep.length + 0.5)); } },
+  { name: 'canary-alloc', canary: true, run: async () => void (canaryHeld = new Uint8Array(1024 * 1024 * 1024)) },
 ];
 
 /** Targets named by a `--target` value: one name, a comma list, or 'all' (every target but the canaries). */
