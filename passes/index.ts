@@ -3,8 +3,14 @@
  * file in passes/ is registered here exactly once and that each pass has tests.
  */
 import type { PassDefinition } from '../src/engine/pass.js';
+import { cancelCasts } from './cancel-casts.js';
+import { cancelTransposes } from './cancel-transposes.js';
+import { cleanup } from './cleanup.js';
+import { constantFolding } from './constant-folding.js';
+import { deadCodeElimination } from './dead-code-elimination.js';
+import { removeIdentity } from './remove-identity.js';
 
-export const PASSES: readonly PassDefinition<any>[] = [];
+export const PASSES: readonly PassDefinition<any>[] = [cleanup, constantFolding, deadCodeElimination, removeIdentity, cancelTransposes, cancelCasts];
 
 export function findPass(name: string): PassDefinition<any> | undefined {
   return PASSES.find((p) => p.name === name);

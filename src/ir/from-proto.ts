@@ -6,7 +6,7 @@ import type { GraphProto, ModelProto, TensorProto, TypeProto, ValueInfoProto } f
 import { Graph } from './graph.js';
 import { Model } from './model.js';
 import { Node } from './node.js';
-import { restOf } from './proto-util.js';
+import { has, restOf } from './proto-util.js';
 import type { TensorData } from './tensor.js';
 import { tensorFromProto } from './tensor-proto.js';
 import type { Dim, TensorType, Value } from './value.js';
@@ -41,7 +41,8 @@ export function typeFromProto(t: TypeProto | undefined, where?: string): TensorT
   if (!tt || tt.elem_type === undefined || !isKnownDataType(tt.elem_type)) return undefined;
   if (!tt.shape) return { dtype: tt.elem_type };
   const shape: Dim[] = (tt.shape.dim ?? []).map((d) => {
-    if (d.dim_value !== undefined) {
+    // protobufjs puts field defaults on the prototype: dim_value reads 0 even where the dim is a dim_param.
+    if (has(d, 'dim_value')) {
       const n = int64ToNumber(d.dim_value, 'dim_value', where);
       return n >= 0 ? n : undefined;
     }

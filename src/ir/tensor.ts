@@ -146,7 +146,9 @@ export class Tensor {
 
 /** Element views of tensors held in memory, for small constants (shapes, scales, axes). */
 export function typedView(dtype: DataType, bytes: Uint8Array): Float32Array | Float64Array | Int32Array | BigInt64Array | Uint8Array | Int8Array | Uint16Array | Int16Array | BigUint64Array | Uint32Array {
-  const aligned = bytes.byteOffset % 8 === 0 ? bytes : bytes.slice();
+  // A copy when misaligned. Not bytes.slice(): on a Node Buffer (what protobufjs decodes raw_data into) slice is a
+  // view at the same misaligned offset.
+  const aligned = bytes.byteOffset % 8 === 0 ? bytes : copyBytes(bytes);
   const { buffer, byteOffset, byteLength } = aligned;
   switch (dtype) {
     case DataType.FLOAT:
@@ -175,4 +177,10 @@ export function typedView(dtype: DataType, bytes: Uint8Array): Float32Array | Fl
     default:
       throw new SdxlOptError('UNSUPPORTED', `no element view for ${dataTypeName(dtype)} tensors`);
   }
+}
+
+function copyBytes(bytes: Uint8Array): Uint8Array {
+  const copy = new Uint8Array(bytes.byteLength);
+  copy.set(bytes);
+  return copy;
 }

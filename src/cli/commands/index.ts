@@ -1,4 +1,8 @@
 /** Every CLI command, in the order --help lists them. */
 import type { Command } from '../command.js';
+import { benchCommand } from './bench.js';
+import { doctorCommand } from './doctor.js';
+import { inspectCommand } from './inspect.js';
+import { validateCommand } from './validate.js';
 
-export const COMMANDS: readonly Command[] = [];
+export const COMMANDS: readonly Command[] = [inspectCommand, validateCommand, benchCommand, doctorCommand];
