@@ -1,7 +1,8 @@
 /**
- * What the reader fuzzer found, one test each, built from distilled versions of the saved inputs: a model with many
- * same-named nodes took the reader quadratic time (a 240 kB file, 100 s), and some errors said what was wrong but
- * not where (which file, which value, which graph).
+ * What the fuzzer found, one test each, built from distilled versions of the saved inputs: a model with many
+ * same-named nodes took the reader quadratic time (a 240 kB file, 100 s); some errors said what was wrong but not
+ * where (which file, which value, which graph); inference allocated arrays sized by hostile shape lengths, and
+ * inspect followed inputs a malformed node lacks.
  */
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -9,8 +10,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { SdxlOptError } from '../src/errors.js';
+import { inspectModel } from '../src/inspect.js';
 import { modelFromBytes, readModel } from '../src/io/read.js';
 import { topologicalOrder } from '../src/ir/graph.js';
+import { inferTypes } from '../src/ir/infer/index.js';
 import { encodeModel } from '../src/onnx/codec.js';
 import { DataType } from '../src/onnx/dtype.js';
 import type { ModelProto } from '../src/onnx/types.js';
@@ -166,4 +169,60 @@ test('reading the bytes of a tensor whose data file is missing names the tensor'
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
+});
+
+// ---- type inference and inspect (targets 'infer' and 'inspect') ------------------------------------------------
+
+test('inference leaves a rank unknown when a shape tensor claims 2^40 dims, instead of allocating them', () => {
+  // fuzz: opSwap Concat → Resize made the Reshape target's recorded shape [2^40]: new Array(2^40) threw RangeError.
+  for (const claimed of [1099511627776, -1, 4294967296]) {
+    const proto = model({
+      node: [node('Reshape', ['x', 's'], ['y'], 'reshape'), node('ConstantOfShape', ['s'], ['z'], 'fill'), node('Expand', ['x', 's'], ['e'], 'expand')],
+      input: [info('x', DataType.FLOAT, [2, 3]), info('s', DataType.INT64, [claimed])],
+      output: [info('y', DataType.FLOAT), info('z', DataType.FLOAT), info('e', DataType.FLOAT)],
+    });
+    const g = read(proto).graph;
+    inferTypes(g);
+    for (const name of ['y', 'z', 'e']) assert.equal(g.value(name)!.type?.shape, undefined, `${name} with a shape of length ${claimed}`);
+  }
+  const sane = read(model({ node: [node('Reshape', ['x', 's'], ['y'])], input: [info('x', DataType.FLOAT, [2, 3]), info('s', DataType.INT64, [3])], output: [info('y', DataType.FLOAT)] })).graph;
+  inferTypes(sane);
+  assert.deepEqual(sane.value('y')!.type?.shape, [undefined, undefined, undefined]);
+});
+
+test('inference of ConstantOfShape with negative target sizes does not count their elements', () => {
+  // fuzz: a constant shape [-3, 2] reached ConstantOfShape; elementCount was -6 and new Array(-6) threw RangeError.
+  const proto = model({
+    node: [node('ConstantOfShape', ['s'], ['z'], 'fill'), node('Shape', ['z'], ['zs'], 'shape')],
+    initializer: [tensor('s', DataType.INT64, [2], { int64_data: [L(-3), L(2)] })],
+    output: [info('zs', DataType.INT64)],
+  });
+  const g = read(proto).graph;
+  const report = inferTypes(g);
+  assert.equal(g.value('z')!.type?.dtype, DataType.FLOAT);
+  assert.ok(Array.isArray(report.issues));
+});
+
+test('inspect skips a MultiHeadAttention without its query and a Softmax without outputs', () => {
+  // fuzz: rewire left MultiHeadAttention's first input empty; findAttention followed it and read undefined.producer.
+  const proto = model(
+    {
+      node: [
+        { ...node('MultiHeadAttention', ['', 'k', 'k'], ['attn'], 'mha', [{ name: 'num_heads', type: 2, i: L(2) }]), domain: 'com.microsoft' },
+        node('MatMul', ['q', 'k'], ['scores'], 'qk'),
+        node('Softmax', ['scores'], [], 'softmax'),
+        node('MultiHeadAttention', ['q', 'k'], [], 'mha_no_output'),
+      ],
+      input: [info('q', DataType.FLOAT, [2, 8, 4]), info('k', DataType.FLOAT, [2, 4, 8])],
+      output: [info('attn', DataType.FLOAT)],
+    },
+    8,
+    17,
+  );
+  proto.graph!.node![3]!.domain = 'com.microsoft';
+  proto.opset_import!.push({ domain: 'com.microsoft', version: L(1) });
+  const report = inspectModel(read(proto), { dims: {} });
+  assert.equal(report.attention.blocks.length, 1); // only the well-formed mha_no_output
+  assert.equal(report.attention.blocks[0]!.node, 'mha_no_output');
+  assert.equal(report.nodeCount, 4);
 });

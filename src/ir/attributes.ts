@@ -8,11 +8,12 @@ export type AttributeValue = number | bigint | string | number[] | string[] | Te
 const decoder = new TextDecoder();
 const encoder = new TextEncoder();
 
-export function attrInt(attrs: readonly AttributeProto[], name: string): number | undefined {
+/** `where` names the node, for the error an int past 2^53 gets. */
+export function attrInt(attrs: readonly AttributeProto[], name: string, where?: string): number | undefined {
   const a = attrs.find((x) => x.name === name);
   if (!a) return undefined;
   if (a.i === undefined && a.type !== AttributeType.INT) return undefined;
-  return int64ToNumber(a.i, `attribute ${name}`);
+  return int64ToNumber(a.i, `attribute ${name}`, where);
 }
 
 export function attrBigInt(attrs: readonly AttributeProto[], name: string): bigint | undefined {
@@ -25,10 +26,10 @@ export function attrFloat(attrs: readonly AttributeProto[], name: string): numbe
   return a && (a.f !== undefined || a.type === AttributeType.FLOAT) ? (a.f ?? 0) : undefined;
 }
 
-export function attrInts(attrs: readonly AttributeProto[], name: string): number[] | undefined {
+export function attrInts(attrs: readonly AttributeProto[], name: string, where?: string): number[] | undefined {
   const a = attrs.find((x) => x.name === name);
   if (!a || (a.type !== AttributeType.INTS && !a.ints?.length)) return undefined;
-  return (a.ints ?? []).map((v, i) => int64ToNumber(v, `attribute ${name}[${i}]`));
+  return (a.ints ?? []).map((v, i) => int64ToNumber(v, `attribute ${name}[${i}]`, where));
 }
 
 export function attrFloats(attrs: readonly AttributeProto[], name: string): number[] | undefined {

@@ -5,6 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { decodeModel, encodeModel } from '../../src/onnx/codec.js';
+import { SEMANTIC_MUTATORS } from './mutate-semantic.js';
 import { STRUCTURE_MUTATORS } from './mutate-structure.js';
 import { BYTE_MUTATORS, WIRE_MUTATORS } from './mutate-wire.js';
 import { Rng } from './rng.js';
@@ -32,8 +33,10 @@ export function makeInput(seeds: readonly Seed[], runSeed: number, index: number
   const steps: string[] = [];
   let model = seed.model;
 
-  const phases = rng.weighted<readonly ('structure' | 'wire' | 'bytes')[]>([
-    [['structure'], 40],
+  // 'semantic' keeps the model readable (for inference and inspect); 'structure' draws from both lists.
+  const phases = rng.weighted<readonly ('semantic' | 'structure' | 'wire' | 'bytes')[]>([
+    [['semantic'], 15],
+    [['structure'], 35],
     [['wire'], 20],
     [['bytes'], 15],
     [['structure', 'wire'], 10],
@@ -43,10 +46,11 @@ export function makeInput(seeds: readonly Seed[], runSeed: number, index: number
   ]);
   for (const phase of phases) {
     const rounds = rng.weighted([[1, 6], [2, 3], [3, 1]] as const);
-    if (phase === 'structure') {
+    if (phase === 'structure' || phase === 'semantic') {
       const proto = decodeModel(model, seed.name); // a fresh, mutable copy of the seed
+      const list = phase === 'semantic' ? SEMANTIC_MUTATORS : [...STRUCTURE_MUTATORS, ...SEMANTIC_MUTATORS];
       for (let i = 0; i < rounds; i++) {
-        const [name, mutate] = rng.weighted(STRUCTURE_MUTATORS.map((m) => [m, m[2]] as const));
+        const [name, mutate] = rng.weighted(list.map((m) => [m, m[2]] as const));
         const what = mutate(proto, { rng, files });
         if (what !== undefined) steps.push(`${name}: ${what}`);
       }

@@ -439,7 +439,7 @@ const sparse: StructureMutator = (m, cx) => {
 const amplify: StructureMutator = (m, cx) => {
   const g = m.graph;
   if (!g) return undefined;
-  const n = cx.rng.pick([1000, 4000, 10000]);
+  const n = cx.rng.pick([1000, 3000, 6000]);
   const choice = cx.rng.int(9);
   const nodes = (g.node ??= []);
   const anyName = definedNames(g)[0] ?? '';
@@ -457,7 +457,7 @@ const amplify: StructureMutator = (m, cx) => {
       nodes.push({ op_type: 'Sum', name: 'wide', input: Array.from({ length: n }, () => anyName), output: ['wide_out'] });
       break;
     case 3: // many nodes, each with a subgraph reading many outer names
-      for (let i = 0; i < Math.min(n, 5000); i++) {
+      for (let i = 0; i < Math.min(n, 2000); i++) {
         nodes.push({ op_type: 'If', input: [anyName], output: [`if${i}`], attribute: [{ name: 'then_branch', type: AttributeType.GRAPH, g: { node: [{ op_type: 'Identity', input: [anyName], output: [`o${i}`] }], output: [{ name: `o${i}` }] } }] });
       }
       break;

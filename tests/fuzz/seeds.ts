@@ -46,6 +46,7 @@ export function buildSeeds(): Seed[] {
     { name: 'control-flow', weight: 14, model: encode(controlFlowModel()), files: {} },
     externalSeed(),
     { name: 'legacy', weight: 8, model: encode(legacyModel()), files: {} },
+    { name: 'shape-chain', weight: 12, model: encode(shapeChainModel()), files: {} },
   ];
   for (const [file, weight, maxNodes] of FIXTURES) seeds.push(slimFixture(file, weight, maxNodes));
   return seeds;
@@ -203,6 +204,57 @@ function externalSeed(): Seed {
       'link.bin': { kind: 'symlink', target: 'data.bin' },
     },
   };
+}
+
+/**
+ * The shape arithmetic exporters emit around attention and GroupNorm (Shape → Gather → Concat → Reshape, Range,
+ * ConstantOfShape, Expand, Slice, Split), and the contrib ops fusions produce: food for inference and the evaluator.
+ */
+function shapeChainModel(): ModelProto {
+  const i64 = (name: string, values: number[], dims = [values.length]) => tensor(name, DataType.INT64, dims, { int64_data: values.map((v) => L(v)) });
+  const p = model(
+    {
+      name: 'shape_chain',
+      node: [
+        node('Shape', ['x'], ['shape'], 'shape'),
+        node('Gather', ['shape', 'zero'], ['batch'], 'gather_batch', [{ name: 'axis', type: AttributeType.INT, i: L(0) }]),
+        node('Unsqueeze', ['batch', 'axes0'], ['batch1'], 'unsqueeze'),
+        node('Concat', ['batch1', 'groups', 'minus1'], ['gn_shape'], 'concat', [{ name: 'axis', type: AttributeType.INT, i: L(0) }]),
+        node('Reshape', ['x', 'gn_shape'], ['grouped'], 'reshape'),
+        node('InstanceNormalization', ['grouped', 'gn_scale', 'gn_bias'], ['normed'], 'instnorm'),
+        node('Reshape', ['normed', 'shape'], ['back'], 'reshape_back'),
+        node('Slice', ['shape', 'two', 'four', 'zero'], ['hw'], 'slice_hw'),
+        node('ReduceProd', ['hw'], ['tokens'], 'tokens', [{ name: 'keepdims', type: AttributeType.INT, i: L(1) }]),
+        node('Concat', ['batch1', 'tokens', 'minus1'], ['seq_shape'], 'concat_seq', [{ name: 'axis', type: AttributeType.INT, i: L(0) }]),
+        node('Transpose', ['back'], ['nhwc'], 'to_nhwc', [{ name: 'perm', type: AttributeType.INTS, ints: [0, 2, 3, 1].map((v) => L(v)) }]),
+        node('Reshape', ['nhwc', 'seq_shape'], ['seq'], 'to_seq'),
+        node('Split', ['seq', 'split_sizes'], ['q', 'k'], 'split', [{ name: 'axis', type: AttributeType.INT, i: L(2) }]),
+        node('MultiHeadAttention', ['q', 'k', 'k'], ['attn'], 'mha', [{ name: 'num_heads', type: AttributeType.INT, i: L(1) }]),
+        node('ConstantOfShape', ['seq_shape'], ['filled'], 'fill'),
+        node('Range', ['zero_s', 'count', 'one_s'], ['positions'], 'range'),
+        node('Expand', ['gn_scale', 'seq_shape'], ['expanded'], 'expand'),
+        node('Tile', ['x', 'reps'], ['tiled'], 'tile'),
+        node('GroupNorm', ['nhwc', 'gamma', 'beta'], ['gn'], 'groupnorm', [
+          { name: 'groups', type: AttributeType.INT, i: L(2) },
+          { name: 'epsilon', type: AttributeType.FLOAT, f: 1e-5 },
+          { name: 'activation', type: AttributeType.INT, i: L(1) },
+        ]),
+      ],
+      initializer: [
+        i64('zero', [0], []), i64('axes0', [0]), i64('groups', [2]), i64('minus1', [-1]), i64('two', [2]), i64('four', [4]),
+        i64('split_sizes', [2, 2]), i64('zero_s', [0], []), i64('count', [6], []), i64('one_s', [1], []), i64('reps', [1, 1, 2, 1]),
+        tensor('gn_scale', DataType.FLOAT, [2], { float_data: [1, 1] }), tensor('gn_bias', DataType.FLOAT, [2], { float_data: [0, 0] }),
+        tensor('gamma', DataType.FLOAT, [4], { float_data: [1, 1, 1, 1] }), tensor('beta', DataType.FLOAT, [4], { float_data: [0, 0, 0, 0] }),
+      ],
+      input: [info('x', DataType.FLOAT, ['batch', 4, 'height', 'width'])],
+      output: [info('attn', DataType.FLOAT), info('filled', DataType.FLOAT), info('positions', DataType.INT64), info('expanded', DataType.FLOAT), info('tiled', DataType.FLOAT), info('gn', DataType.FLOAT)],
+    },
+    8,
+    17,
+  );
+  for (const n of p.graph!.node!) if (n.op_type === 'MultiHeadAttention' || n.op_type === 'GroupNorm') n.domain = 'com.microsoft';
+  p.opset_import!.push({ domain: 'com.microsoft', version: L(1) });
+  return p;
 }
 
 /** IR 3: initializers are also graph inputs; plus a sparse initializer, a function, an omitted output, training info. */

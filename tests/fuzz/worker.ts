@@ -8,9 +8,11 @@ import path from 'node:path';
 import v8 from 'node:v8';
 import { parentPort, workerData } from 'node:worker_threads';
 import { isSdxlOptError } from '../../src/errors.js';
+import { readModel } from '../../src/io/read.js';
+import type { Model } from '../../src/ir/model.js';
 import { makeInput, MODEL_FILE, writeInput, type FuzzInput } from './input.js';
 import type { Seed } from './seeds.js';
-import { selectTargets } from './targets.js';
+import { selectTargets, type TargetInput } from './targets.js';
 
 export interface WorkerConfig {
   seeds: Seed[];
@@ -44,12 +46,14 @@ const cacheDir = path.join(config.scratch, 'cache');
 fs.mkdirSync(cacheDir, { recursive: true });
 
 async function runTargets(file: string, index: number, inputBytes: number): Promise<{ target: string; outcome: Outcome }> {
+  let read: Promise<Model> | undefined;
+  const input: TargetInput = { file, index, model: () => (read ??= readModel(file)) };
   // Reported: the first SdxlOptError, if any target gave one; a crash ends the run at once.
   let reported: { target: string; outcome: Outcome } = { target: targets[0]!.name, outcome: { kind: 'ok' } };
   for (const target of targets) {
     const before = v8.getHeapStatistics().external_memory;
     try {
-      await target.run(file, index);
+      await target.run(input);
     } catch (e) {
       if (isSdxlOptError(e)) {
         if (reported.outcome.kind === 'ok') reported = { target: target.name, outcome: { kind: 'error', code: e.code, line: e.oneLine(), placed: e.where !== undefined } };
