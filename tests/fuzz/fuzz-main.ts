@@ -44,6 +44,8 @@ if (values.replay) {
 } else {
   const count = int('count', values.count, 0);
   const out = values.out ?? fs.mkdtempSync(path.join(os.tmpdir(), 'sdxl-opt-fuzz-findings-'));
+  // A default folder left empty (nothing found) is removed at exit rather than left in the temp dir.
+  if (!values.out) process.on('exit', () => fs.readdirSync(out).length === 0 && fs.rmdirSync(out));
   const report = await runFuzz({
     count,
     seed: int('seed', values.seed, 0),
