@@ -16,7 +16,7 @@ import { topologicalOrder } from '../src/ir/graph.js';
 import { inferTypes } from '../src/ir/infer/index.js';
 import { encodeModel } from '../src/onnx/codec.js';
 import { DataType } from '../src/onnx/dtype.js';
-import type { ModelProto } from '../src/onnx/types.js';
+import { AttributeType, type ModelProto } from '../src/onnx/types.js';
 import { entry, graphAttr, info, L, model, node, tensor } from './fuzz/build.js';
 
 const FILE = path.join(os.tmpdir(), 'fuzz-regression.onnx');
@@ -225,4 +225,24 @@ test('inspect skips a MultiHeadAttention without its query and a Softmax without
   assert.equal(report.attention.blocks.length, 1); // only the well-formed mha_no_output
   assert.equal(report.attention.blocks[0]!.node, 'mha_no_output');
   assert.equal(report.nodeCount, 4);
+});
+
+test('a non-string attribute named like a string one reads as absent, not as a TypeError', () => {
+  // fuzz: Conv's auto_pad replaced by a GRAPH-typed attribute without `s`; protobufjs gives an absent bytes field
+  // as a shared empty Array, which attrString handed to TextDecoder.
+  const proto = model({
+    node: [
+      node('Conv', ['x', 'w'], ['y'], 'conv', [{ name: 'auto_pad', type: AttributeType.GRAPH }]),
+      node('Resize', ['x', '', 'scales'], ['r'], 'resize', [{ name: 'mode', type: AttributeType.STRING, s: new TextEncoder().encode('nearest') }]),
+    ],
+    initializer: [tensor('w', DataType.FLOAT, [2, 3, 1, 1], { float_data: [1, 1, 1, 1, 1, 1] }), tensor('scales', DataType.FLOAT, [4], { float_data: [1, 1, 2, 2] })],
+    input: [info('x', DataType.FLOAT, [1, 3, 4, 4])],
+    output: [info('y', DataType.FLOAT), info('r', DataType.FLOAT)],
+  });
+  const g = read(proto).graph;
+  const [conv, resize] = g.nodes();
+  assert.equal(conv!.attrString('auto_pad'), undefined);
+  assert.equal(resize!.attrString('mode'), 'nearest');
+  inferTypes(g);
+  assert.deepEqual(g.value('y')!.type?.shape, [1, 2, 4, 4]);
 });

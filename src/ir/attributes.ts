@@ -2,6 +2,7 @@
 import { SdxlOptError } from '../errors.js';
 import { int64ToBigInt, int64ToNumber, toInt64 } from '../onnx/codec.js';
 import { AttributeType, type AttributeProto, type TensorProto } from '../onnx/types.js';
+import { has } from './proto-util.js';
 
 export type AttributeValue = number | bigint | string | number[] | string[] | TensorProto | { ints: number[] } | { floats: number[] };
 
@@ -40,7 +41,10 @@ export function attrFloats(attrs: readonly AttributeProto[], name: string): numb
 
 export function attrString(attrs: readonly AttributeProto[], name: string): string | undefined {
   const a = attrs.find((x) => x.name === name);
-  return a && (a.s !== undefined || a.type === AttributeType.STRING) ? decoder.decode(a.s ?? new Uint8Array()) : undefined;
+  // Presence, not `a.s !== undefined`: protobufjs answers an absent bytes field with a shared empty Array (not
+  // bytes), so a non-string attribute of this name used to reach TextDecoder with an Array and throw TypeError.
+  const s = a && has(a, 's') ? a.s : undefined;
+  return a && (s !== undefined || a.type === AttributeType.STRING) ? decoder.decode(s ?? new Uint8Array()) : undefined;
 }
 
 export function attrTensor(attrs: readonly AttributeProto[], name: string): TensorProto | undefined {

@@ -5,8 +5,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { decodeModel, encodeModel } from '../../src/onnx/codec.js';
+import { GRAPH_MUTATORS } from './mutate-graph.js';
 import { SEMANTIC_MUTATORS } from './mutate-semantic.js';
-import { STRUCTURE_MUTATORS } from './mutate-structure.js';
+import { TENSOR_MUTATORS } from './mutate-tensors.js';
 import { BYTE_MUTATORS, WIRE_MUTATORS } from './mutate-wire.js';
 import { Rng } from './rng.js';
 import type { FileSpec, Seed } from './seeds.js';
@@ -48,7 +49,7 @@ export function makeInput(seeds: readonly Seed[], runSeed: number, index: number
     const rounds = rng.weighted([[1, 6], [2, 3], [3, 1]] as const);
     if (phase === 'structure' || phase === 'semantic') {
       const proto = decodeModel(model, seed.name); // a fresh, mutable copy of the seed
-      const list = phase === 'semantic' ? SEMANTIC_MUTATORS : [...STRUCTURE_MUTATORS, ...SEMANTIC_MUTATORS];
+      const list = phase === 'semantic' ? SEMANTIC_MUTATORS : [...TENSOR_MUTATORS, ...GRAPH_MUTATORS, ...SEMANTIC_MUTATORS];
       for (let i = 0; i < rounds; i++) {
         const [name, mutate] = rng.weighted(list.map((m) => [m, m[2]] as const));
         const what = mutate(proto, { rng, files });

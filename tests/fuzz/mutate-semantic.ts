@@ -6,7 +6,7 @@
 import Long from 'long';
 import { DataType } from '../../src/onnx/dtype.js';
 import { AttributeType, type AttributeProto, type TensorProto } from '../../src/onnx/types.js';
-import { EXTREME_INT64, type StructureContext, type StructureMutator } from './mutate-structure.js';
+import { big, EXTREME_INT64, pickOr, type MutatorTable, type StructureContext, type StructureMutator } from './mutator.js';
 import { definedNames, graphsOf, nodesOf, tensorsOf } from './proto-walk.js';
 
 /** Integers shapes and axes are made of, at the edges: sign, zero, rank-sized, 2^31, 2^40, int64 limits. */
@@ -26,8 +26,6 @@ const OPS: readonly (readonly [op: string, domain?: string])[] = [
 
 const ATTRIBUTE_NAMES = ['axis', 'axes', 'perm', 'keepdims', 'to', 'group', 'kernel_shape', 'strides', 'pads', 'dilations', 'transA', 'transB', 'split', 'num_outputs', 'epsilon', 'allowzero', 'num_heads', 'groups', 'value', 'mode', 'noop_with_empty_axes', 'saturate', 'block_size', 'activation', 'channels_last'];
 
-const big = (s: string): Long => Long.fromString(s);
-const pickOr = <T>(cx: StructureContext, items: readonly T[]): T | undefined => (items.length ? cx.rng.pick(items) : undefined);
 const intValue = (cx: StructureContext): Long => big(cx.rng.chance(0.8) ? cx.rng.pick(SMALL_EXTREMES) : cx.rng.pick(EXTREME_INT64));
 
 function randomAttribute(cx: StructureContext, name: string): AttributeProto {
@@ -127,7 +125,7 @@ const rewire: StructureMutator = (m, cx) => {
   return `node '${n.name ?? ''}' (${n.op_type}) inputs now [${n.input.join(', ').slice(0, 120)}], ${n.output?.length ?? 0} outputs`;
 };
 
-export const SEMANTIC_MUTATORS: readonly (readonly [name: string, mutate: StructureMutator, weight: number])[] = [
+export const SEMANTIC_MUTATORS: MutatorTable = [
   ['attrValue', attrValue, 6],
   ['constValue', constValue, 6],
   ['opSwap', opSwap, 5],
