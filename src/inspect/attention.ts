@@ -39,7 +39,8 @@ export function findAttention(order: readonly Node[], typeOf: TypeOf, constant: 
       const block = softmaxBlock(node, typeOf, constant);
       if (block) blocks.push(block);
     } else if (node.is('MultiHeadAttention', 'com.microsoft')) {
-      blocks.push(multiHeadBlock(node, typeOf, constant));
+      const block = multiHeadBlock(node, typeOf, constant);
+      if (block) blocks.push(block);
     }
   }
   return blocks;
@@ -58,16 +59,18 @@ function mainInput(node: Node, typeOf: TypeOf, constant: Set<Value>): Value | un
 }
 
 function isActivationMatMul(node: Node | undefined, constant: Set<Value>): node is Node {
-  return !!node && node.is('MatMul') && !constant.has(node.input(0)!) && !constant.has(node.input(1)!);
+  // Both inputs present: a malformed model may omit one, and the callers follow both.
+  const [a, b] = [node?.input(0), node?.input(1)];
+  return !!node && node.is('MatMul') && !!a && !!b && !constant.has(a) && !constant.has(b);
 }
 
 function softmaxBlock(softmax: Node, typeOf: TypeOf, constant: Set<Value>): AttentionBlock | undefined {
   let scores: Node | undefined = softmax.input(0)?.producer;
   for (let i = 0; scores && SCORE_OPS.has(scores.opType) && i < MAX_WALK; i++) scores = mainInput(scores, typeOf, constant)?.producer;
   if (!isActivationMatMul(scores, constant)) return undefined;
-  let probs = softmax.output(0);
+  let probs: Value | undefined = softmax.outputs[0];
   let weighted: Node | undefined;
-  for (let i = 0; i < MAX_WALK; i++) {
+  for (let i = 0; i < MAX_WALK && probs; i++) {
     const readers = probs.consumers();
     if (readers.length !== 1) return undefined;
     const next = readers[0]!;
@@ -76,7 +79,7 @@ function softmaxBlock(softmax: Node, typeOf: TypeOf, constant: Set<Value>): Atte
       break;
     }
     if (!PROBS_OPS.has(next.opType)) return undefined;
-    probs = next.output(0);
+    probs = next.outputs[0];
   }
   if (!isActivationMatMul(weighted, constant)) return undefined;
   const querySource = projectionInput(scores.input(0)!, typeOf, constant);
@@ -111,8 +114,9 @@ function projectionInput(v: Value, typeOf: TypeOf, constant: Set<Value>): Value 
   return at;
 }
 
-function multiHeadBlock(node: Node, typeOf: TypeOf, constant: Set<Value>): AttentionBlock {
-  const query = node.input(0)!;
+function multiHeadBlock(node: Node, typeOf: TypeOf, constant: Set<Value>): AttentionBlock | undefined {
+  const query = node.input(0);
+  if (!query) return undefined; // a malformed node: MultiHeadAttention needs its query
   const key = node.input(1);
   const querySource = projectionInput(query, typeOf, constant);
   const keySource = key ? projectionInput(key, typeOf, constant) : querySource;

@@ -55,7 +55,7 @@ export function nodeFlops(node: Node, typeOf: TypeOf): number | undefined {
 function multiHeadFlops(node: Node, typeOf: TypeOf): number | undefined {
   const q = node.input(0) && typeOf(node.input(0)!)?.shape;
   const k = node.input(1) && typeOf(node.input(1)!)?.shape;
-  const out = typeOf(node.output(0))?.shape;
+  const out = node.outputs[0] && typeOf(node.outputs[0])?.shape;
   if (!q || !out) return undefined;
   const [batch, seq, hidden] = out;
   const kvLength = q.length === 5 ? seq : k?.length === 4 ? k[2] : k?.[1];

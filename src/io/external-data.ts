@@ -214,6 +214,8 @@ export class MissingData implements TensorData {
     readonly byteLength: number,
     private readonly location: string,
     private readonly file: string,
+    /** The tensor, for the error (model file: initializer name). */
+    private readonly where?: string,
   ) {}
 
   get inMemory(): undefined {
@@ -223,6 +225,7 @@ export class MissingData implements TensorData {
   // eslint-disable-next-line require-yield
   async *chunks(): AsyncIterable<Uint8Array> {
     throw new SdxlOptError('EXTERNAL_DATA', `external data file '${this.location}' is missing (looked for '${this.file}')`, {
+      where: this.where,
       hint: 'put the data file next to the model, or write synthetic weights with `sdxl-opt synth`',
     });
   }

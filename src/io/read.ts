@@ -84,7 +84,7 @@ export function modelFromBytes(bytes: Uint8Array, file: string, options: ReadMod
             hint: 'put the data file next to the model, or write synthetic weights with `sdxl-opt synth`',
           });
         }
-        return new MissingData(byteLength, at.location, at.missing);
+        return new MissingData(byteLength, at.location, at.missing, where);
       }
       return new ExternalData(at);
     },

@@ -2,17 +2,19 @@
 import { SdxlOptError } from '../errors.js';
 import { int64ToBigInt, int64ToNumber, toInt64 } from '../onnx/codec.js';
 import { AttributeType, type AttributeProto, type TensorProto } from '../onnx/types.js';
+import { has } from './proto-util.js';
 
 export type AttributeValue = number | bigint | string | number[] | string[] | TensorProto | { ints: number[] } | { floats: number[] };
 
 const decoder = new TextDecoder();
 const encoder = new TextEncoder();
 
-export function attrInt(attrs: readonly AttributeProto[], name: string): number | undefined {
+/** `where` names the node, for the error an int past 2^53 gets. */
+export function attrInt(attrs: readonly AttributeProto[], name: string, where?: string): number | undefined {
   const a = attrs.find((x) => x.name === name);
   if (!a) return undefined;
   if (a.i === undefined && a.type !== AttributeType.INT) return undefined;
-  return int64ToNumber(a.i, `attribute ${name}`);
+  return int64ToNumber(a.i, `attribute ${name}`, where);
 }
 
 export function attrBigInt(attrs: readonly AttributeProto[], name: string): bigint | undefined {
@@ -25,10 +27,10 @@ export function attrFloat(attrs: readonly AttributeProto[], name: string): numbe
   return a && (a.f !== undefined || a.type === AttributeType.FLOAT) ? (a.f ?? 0) : undefined;
 }
 
-export function attrInts(attrs: readonly AttributeProto[], name: string): number[] | undefined {
+export function attrInts(attrs: readonly AttributeProto[], name: string, where?: string): number[] | undefined {
   const a = attrs.find((x) => x.name === name);
   if (!a || (a.type !== AttributeType.INTS && !a.ints?.length)) return undefined;
-  return (a.ints ?? []).map((v, i) => int64ToNumber(v, `attribute ${name}[${i}]`));
+  return (a.ints ?? []).map((v, i) => int64ToNumber(v, `attribute ${name}[${i}]`, where));
 }
 
 export function attrFloats(attrs: readonly AttributeProto[], name: string): number[] | undefined {
@@ -39,7 +41,10 @@ export function attrFloats(attrs: readonly AttributeProto[], name: string): numb
 
 export function attrString(attrs: readonly AttributeProto[], name: string): string | undefined {
   const a = attrs.find((x) => x.name === name);
-  return a && (a.s !== undefined || a.type === AttributeType.STRING) ? decoder.decode(a.s ?? new Uint8Array()) : undefined;
+  // Presence, not `a.s !== undefined`: protobufjs answers an absent bytes field with a shared empty Array (not
+  // bytes), so a non-string attribute of this name used to reach TextDecoder with an Array and throw TypeError.
+  const s = a && has(a, 's') ? a.s : undefined;
+  return a && (s !== undefined || a.type === AttributeType.STRING) ? decoder.decode(s ?? new Uint8Array()) : undefined;
 }
 
 export function attrTensor(attrs: readonly AttributeProto[], name: string): TensorProto | undefined {

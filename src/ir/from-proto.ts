@@ -21,9 +21,11 @@ export interface ReadOptions {
 export function modelFromProto(proto: ModelProto, options: ReadOptions): Model {
   const where = options.source;
   if (!proto.graph) throw new SdxlOptError('BAD_MODEL', 'the model has no graph', { where });
-  const irVersion = int64ToNumber(proto.ir_version, 'ir_version');
+  const irVersion = int64ToNumber(proto.ir_version, 'ir_version', where);
   const opsets = new Map<string, number>();
-  for (const o of proto.opset_import ?? []) opsets.set(o.domain ?? '', int64ToNumber(o.version, 'opset version'));
+  for (const o of proto.opset_import ?? []) {
+    opsets.set(o.domain ?? '', int64ToNumber(o.version, `opset version of domain '${o.domain ?? ''}'`, where));
+  }
   // opset_import follows the graph in the file (field 8 after 7): a file cut just after its graph decodes as a
   // model without operator sets, which ONNX forbids from IR 3 on. Catch that truncation here.
   if (opsets.size === 0 && irVersion >= 3) {
@@ -39,15 +41,18 @@ export function modelFromProto(proto: ModelProto, options: ReadOptions): Model {
   return model;
 }
 
-/** TensorType from a TypeProto; undefined for non-tensor types (sequences, maps), which the IR carries as read. */
-export function typeFromProto(t: TypeProto | undefined): TensorType | undefined {
+/**
+ * TensorType from a TypeProto; undefined for non-tensor types (sequences, maps), which the IR carries as read.
+ * `where` names the value it describes, for errors.
+ */
+export function typeFromProto(t: TypeProto | undefined, where?: string): TensorType | undefined {
   const tt = t?.tensor_type;
   if (!tt || tt.elem_type === undefined || !isKnownDataType(tt.elem_type)) return undefined;
   if (!tt.shape) return { dtype: tt.elem_type };
   const shape: Dim[] = (tt.shape.dim ?? []).map((d) => {
     // protobufjs puts field defaults on the prototype: dim_value reads 0 even where the dim is a dim_param.
     if (has(d, 'dim_value')) {
-      const n = int64ToNumber(d.dim_value, 'dim_value');
+      const n = int64ToNumber(d.dim_value, 'dim_value', where);
       return n >= 0 ? n : undefined;
     }
     return d.dim_param ? d.dim_param : undefined;
@@ -76,16 +81,18 @@ export function graphFromProto(proto: GraphProto, options: ReadOptions, outer: r
   for (const vi of proto.input ?? []) {
     const v = graph._defineValue(vi.name ?? '', at(`graph input '${vi.name}'`));
     v.originInfo = vi;
-    v.type = typeFromProto(vi.type);
+    v.type = typeFromProto(vi.type, at(`graph input '${vi.name}'`));
     graph.inputs.push(v);
   }
+  const inputs = new Set(graph.inputs);
   for (const [i, t] of (proto.initializer ?? []).entries()) {
     const name = t.name ?? '';
     const where = at(`initializer '${name || `#${i}`}'`);
     if (!name) throw new SdxlOptError('BAD_MODEL', 'an initializer has no name', { where });
     const existing = graph.value(name);
-    // IR < 4 lists initializers among the inputs too: the input then has a default value.
-    const v = existing && existing.isGraphInput && !existing.initializer ? existing : graph._defineValue(name, where);
+    // IR < 4 lists initializers among the inputs too: the input then has a default value. (A set, not
+    // isGraphInput: a scan of the inputs per initializer is quadratic in a model with many of both.)
+    const v = existing && inputs.has(existing) && !existing.initializer ? existing : graph._defineValue(name, where);
     v.initializer = tensorFromProto(t, where, options.externalData && ((tp, n) => options.externalData!(tp, n, where)));
     v.type ??= { dtype: v.initializer.dtype, shape: [...v.initializer.dims] };
     graph._registerInitializer(v);
@@ -108,7 +115,7 @@ export function graphFromProto(proto: GraphProto, options: ReadOptions, outer: r
       // An empty output name is an omitted optional output: it still takes a slot.
       const v = graph._defineValue(name === '' ? graph.uniqueValueName(`${np.name || np.op_type}_unused_output`) : name, where);
       v.originInfo = infos.get(name);
-      v.type = typeFromProto(v.originInfo?.type);
+      v.type = typeFromProto(v.originInfo?.type, at(`value info '${name}'`));
       outs.push(v);
     }
     node._setOutputs(outs);
@@ -118,7 +125,7 @@ export function graphFromProto(proto: GraphProto, options: ReadOptions, outer: r
     const v = graph.value(name);
     if (v && !v.originInfo) {
       v.originInfo = infos.get(name);
-      v.type ??= typeFromProto(v.originInfo?.type);
+      v.type ??= typeFromProto(v.originInfo?.type, at(`value info '${name}'`));
     }
   }
 
@@ -146,10 +153,11 @@ export function graphFromProto(proto: GraphProto, options: ReadOptions, outer: r
         return v;
       }),
     );
+    // Free names are distinct, and a name finds one value: no duplicate check is needed (one was quadratic).
     for (const name of subgraphFreeNames(np.attribute ?? [])) {
       const v = lookup(name);
       if (!v) throw new SdxlOptError('BAD_MODEL', `a subgraph reads '${name}', which no enclosing graph defines`, { where });
-      if (!node.implicitInputs.includes(v)) node.implicitInputs.push(v);
+      node.implicitInputs.push(v);
     }
     graph.append(node);
   }
@@ -163,7 +171,7 @@ export function graphFromProto(proto: GraphProto, options: ReadOptions, outer: r
     }
     v.originInfo ??= vi;
     if (v.originInfo !== vi) v.outputInfo = vi;
-    v.type ??= typeFromProto(vi.type);
+    v.type ??= typeFromProto(vi.type, at(`graph output '${vi.name}'`));
     graph.outputs.push(v);
   }
   return graph;

@@ -39,6 +39,9 @@ export class Graph {
   private readonly _values = new Map<string, Value>();
   private readonly _initializers = new Map<string, Value>();
   private readonly _nodeNames = new Set<string>();
+  /** Per hint, the suffix to try first: asking n times for one hint costs O(n), not O(n²) (a model with thousands of same-named nodes). */
+  private readonly _nextSuffix = new Map<string, number>();
+  private readonly _nextNodeSuffix = new Map<string, number>();
 
   constructor(public name: string) {}
 
@@ -89,19 +92,11 @@ export class Graph {
 
   /** A value name not yet used in this graph, from a hint. */
   uniqueValueName(hint: string): string {
-    if (!this._values.has(hint)) return hint;
-    for (let i = 1; ; i++) {
-      const candidate = `${hint}_${i}`;
-      if (!this._values.has(candidate)) return candidate;
-    }
+    return uniqueName(hint, (n) => this._values.has(n), this._nextSuffix);
   }
 
   uniqueNodeName(hint: string): string {
-    if (!this._nodeNames.has(hint)) return hint;
-    for (let i = 1; ; i++) {
-      const candidate = `${hint}_${i}`;
-      if (!this._nodeNames.has(candidate)) return candidate;
-    }
+    return uniqueName(hint, (n) => this._nodeNames.has(n), this._nextNodeSuffix);
   }
 
   // ---- values -------------------------------------------------------------------------------------------------
@@ -305,6 +300,18 @@ export class Graph {
   }
 }
 
+/** `hint`, or `hint_<i>` for the first free i at or after the last one handed out for this hint. */
+function uniqueName(hint: string, taken: (name: string) => boolean, nextSuffix: Map<string, number>): string {
+  if (!taken(hint)) return hint;
+  for (let i = nextSuffix.get(hint) ?? 1; ; i++) {
+    const candidate = `${hint}_${i}`;
+    if (!taken(candidate)) {
+      nextSuffix.set(hint, i + 1);
+      return candidate;
+    }
+  }
+}
+
 /** Nodes in an order where producers come first; stable; throws on a cycle naming a node on it. */
 export function topologicalOrder(graph: Graph): Node[] {
   const nodes = graph.nodes();
@@ -315,7 +322,7 @@ export function topologicalOrder(graph: Graph): Node[] {
     for (const v of [...n.inputs, ...n.implicitInputs]) {
       const p = v?.producer;
       if (p && p._graph === graph && p !== n) producers.add(p);
-      if (p === n) throw new SdxlOptError('BAD_MODEL', `${n} reads its own output: the graph has a cycle`);
+      if (p === n) throw new SdxlOptError('BAD_MODEL', `${n} reads its own output: the graph has a cycle`, { where: `graph '${graph.name}'` });
     }
     pending.set(n, producers.size);
     for (const p of producers) {
@@ -340,12 +347,31 @@ export function topologicalOrder(graph: Graph): Node[] {
     }
   }
   if (order.length !== nodes.length) {
-    const stuck = nodes.find((n) => pending.get(n)! > 0)!;
-    throw new SdxlOptError('BAD_MODEL', `the graph has a cycle through ${stuck}`, {
+    throw new SdxlOptError('BAD_MODEL', `the graph has a cycle through ${nodeOnCycle(nodes, pending, graph)}`, {
+      where: `graph '${graph.name}'`,
       hint: 'ONNX graphs must be acyclic; the file is corrupt',
     });
   }
   return order;
+}
+
+/**
+ * A node that lies on a cycle, for the message. Every node left pending has a pending producer, so walking from
+ * one to a pending producer, again and again, must come back to a node already seen: that node is on a cycle (the
+ * first pending node may only sit downstream of one).
+ */
+function nodeOnCycle(nodes: readonly Node[], pending: ReadonlyMap<Node, number>, graph: Graph): Node {
+  const seen = new Set<Node>();
+  let n = nodes.find((x) => pending.get(x)! > 0)!;
+  while (!seen.has(n)) {
+    seen.add(n);
+    const producer = [...n.inputs, ...n.implicitInputs]
+      .map((v) => v?.producer)
+      .find((p): p is Node => p !== undefined && p._graph === graph && pending.get(p)! > 0);
+    if (!producer) return n; // cannot happen: a pending node waits on a pending producer
+    n = producer;
+  }
+  return n;
 }
 
 class MinHeap<T> {

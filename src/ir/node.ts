@@ -111,7 +111,7 @@ export class Node {
   attrInt(name: string, fallback: number): number;
   attrInt(name: string): number | undefined;
   attrInt(name: string, fallback?: number): number | undefined {
-    return attrInt(this.attributes, name) ?? fallback;
+    return attrInt(this.attributes, name, `${this}`) ?? fallback;
   }
 
   attrFloat(name: string, fallback: number): number;
@@ -121,7 +121,7 @@ export class Node {
   }
 
   attrInts(name: string): number[] | undefined {
-    return attrInts(this.attributes, name);
+    return attrInts(this.attributes, name, `${this}`);
   }
 
   attrString(name: string): string | undefined {

@@ -10,7 +10,7 @@ export const DATA_LOCATION_EXTERNAL = 1;
 
 /** Dims of a TensorProto, checked: non-negative, exact, with an element count that fits in memory arithmetic. */
 export function tensorDims(t: TensorProto, where: string): number[] {
-  const dims = (t.dims ?? []).map((d, i) => int64ToNumber(d, `dim ${i}`));
+  const dims = (t.dims ?? []).map((d, i) => int64ToNumber(d, `dim ${i}`, where));
   let count = 1;
   for (const [i, d] of dims.entries()) {
     if (d < 0) throw new SdxlOptError('BAD_TENSOR', `dim ${i} is negative (${d})`, { where });

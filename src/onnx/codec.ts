@@ -67,13 +67,17 @@ export const encodeGraph = (g: GraphProto): Uint8Array => encode('GraphProto', g
 export const encodeNode = (n: NodeProto): Uint8Array => encode('NodeProto', n);
 export const encodeTensor = (t: TensorProto): Uint8Array => encode('TensorProto', t);
 
-/** An int64 field as a JS number; throws when it does not fit exactly (dims and offsets past 2^53 are hostile). */
-export function int64ToNumber(v: Int64 | undefined, what: string): number {
+/**
+ * An int64 field as a JS number; throws when it does not fit exactly (dims and offsets past 2^53 are hostile).
+ * `where` names the file and the message holding the field, for the error.
+ */
+export function int64ToNumber(v: Int64 | undefined, what: string, where?: string): number {
   if (v === undefined) return 0;
   if (typeof v === 'number') return v;
   const n = Long.fromValue(v);
   if (n.greaterThan(Number.MAX_SAFE_INTEGER) || n.lessThan(Number.MIN_SAFE_INTEGER)) {
     throw new SdxlOptError('BAD_MODEL', `${what} is ${n.toString()}, beyond what sdxl-opt can represent exactly`, {
+      where,
       hint: 'values past 2^53 are not valid sizes or offsets; the file is corrupt or hostile',
     });
   }

@@ -42,6 +42,17 @@ export function normalizeAxis(axis: number, rank: number): number | undefined {
   return a >= 0 && a < rank ? a : undefined;
 }
 
+/**
+ * Ranks above this are not shapes but corrupt or hostile lengths (a shape tensor claiming 2^40 dims): inference
+ * leaves such a rank unknown rather than allocate it. SDXL tensors have rank 5 at most.
+ */
+export const MAX_RANK = 64;
+
+/** `rank` unknown dims; undefined (rank unknown too) when `rank` is not a count from 0 to MAX_RANK. */
+export function unknownDims(rank: Dim): Dim[] | undefined {
+  return typeof rank === 'number' && Number.isInteger(rank) && rank >= 0 && rank <= MAX_RANK ? new Array<Dim>(rank).fill(undefined) : undefined;
+}
+
 export function isStatic(shape: readonly Dim[] | undefined): shape is number[] {
   return shape !== undefined && shape.every((d) => typeof d === 'number');
 }

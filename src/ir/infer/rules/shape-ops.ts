@@ -8,7 +8,7 @@ import type { Dim } from '../../value.js';
 import { addDims, ceilDivDims, floorDivDims, mulDims, productOfDims, subDims } from '../dim-expr.js';
 import { elementCount, isIntegerType, knownFromProto, MAX_KNOWN_ELEMENTS, mapBroadcast, numbersOf } from '../known-values.js';
 import type { KnownTensor, OutputInference, Rule, RuleContext } from '../rule.js';
-import { broadcastShapes, isStatic, mergeDim, normalizeAxis } from '../shape-util.js';
+import { broadcastShapes, isStatic, mergeDim, normalizeAxis, unknownDims } from '../shape-util.js';
 
 /** Past this, a Slice bound means "to the end" (exporters write INT64_MAX or INT32_MAX). */
 const TO_THE_END = 2 ** 30;
@@ -88,8 +88,7 @@ export const reshape: Rule = (ctx) => {
   const dtype = ctx.dtype(0);
   if (!target) {
     const targetShape = ctx.shape(1);
-    const rank = targetShape?.[0];
-    return [{ dtype, shape: typeof rank === 'number' ? new Array<Dim>(rank).fill(undefined) : undefined }];
+    return [{ dtype, shape: unknownDims(targetShape?.[0]) }];
   }
   const allowZero = ctx.node.attrInt('allowzero', 0) === 1;
   let inferAt = -1;
@@ -268,7 +267,8 @@ export const slice: Rule = (ctx) => {
   let value: KnownTensor | undefined;
   if (v && input.length === 1 && isStatic(shape)) {
     const { first, step } = taken ?? { first: 0, step: 1 };
-    if (typeof first === 'number') value = { dims: shape, data: [...Array(shape[0]).keys()].map((i) => v.data[first + i * step]) };
+    // shape[0] comes from the input's recorded type, which may claim more elements than the known value holds.
+    if (typeof first === 'number' && shape[0]! <= v.data.length) value = { dims: shape, data: [...Array(shape[0]).keys()].map((i) => v.data[first + i * step]) };
   }
   return [{ dtype, shape, value }];
 };
@@ -279,8 +279,7 @@ export const expand: Rule = (ctx) => {
   const dtype = ctx.dtype(0);
   if (!input || !target) {
     const n = ctx.shape(1)?.[0];
-    const rank = typeof n === 'number' && input ? Math.max(n, input.length) : undefined;
-    return [{ dtype, shape: rank === undefined ? undefined : new Array<Dim>(rank).fill(undefined) }];
+    return [{ dtype, shape: typeof n === 'number' && input ? unknownDims(Math.max(n, input.length)) : undefined }];
   }
   const shape = broadcastShapes([input, target.data], ctx.problem);
   const v = ctx.value(0);
@@ -292,12 +291,12 @@ export const constantOfShape: Rule = (ctx) => {
   const dtype = (fill?.data_type ?? DataType.FLOAT) as DataType;
   const target = ctx.value(0);
   if (!target) {
-    const n = ctx.shape(0)?.[0];
-    return [{ dtype, shape: typeof n === 'number' ? new Array<Dim>(n).fill(undefined) : undefined }];
+    return [{ dtype, shape: unknownDims(ctx.shape(0)?.[0]) }];
   }
   const shape = target.data;
   let value: KnownTensor | undefined;
-  if (isStatic(shape) && elementCount(shape) <= MAX_KNOWN_ELEMENTS) {
+  // A target of negative or fractional sizes is invalid: leave the value unknown rather than count its elements.
+  if (isStatic(shape) && shape.every((d) => Number.isSafeInteger(d) && d >= 0) && elementCount(shape) <= MAX_KNOWN_ELEMENTS) {
     const element = fill ? knownFromProto(fill, `${ctx.node}`)?.data[0] : 0;
     value = { dims: shape, data: new Array<Dim>(elementCount(shape)).fill(element) };
   }
