@@ -3,8 +3,9 @@
  * file in passes/ is registered here exactly once and that each pass has tests.
  */
 import type { PassDefinition } from '../src/engine/pass.js';
+import { cast } from './cast.js';
 
-export const PASSES: readonly PassDefinition<any>[] = [];
+export const PASSES: readonly PassDefinition<any>[] = [cast];
 
 export function findPass(name: string): PassDefinition<any> | undefined {
   return PASSES.find((p) => p.name === name);
