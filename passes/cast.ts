@@ -126,7 +126,7 @@ export const cast = definePass<CastParams>({
     const plan = planPrecision(graph, {
       to,
       provider,
-      opset: (domain) => ctx.model.opsets.get(domain) ?? (domain === '' ? ctx.model.opset : 1),
+      opset: (domain) => (domain === '' ? ctx.model.opset : (ctx.model.opsets.get(domain) ?? 1)),
       keepIoTypes: params.keep_io_types,
       blocked: (n) => (blockedNames.has(n.name) ? 'name' : blockedOps.has(opName(n)) || blockedOps.has(n.opType) ? 'op' : undefined),
       overflowing,
@@ -164,11 +164,14 @@ export const cast = definePass<CastParams>({
       ...weightCounts,
     };
     for (const [key, says] of Object.values(REASON_KEYS)) if (reasons[key]) ctx.log(`${reasons[key]} nodes ${says}`);
-    const main = to === DataType.BFLOAT16 ? counts.nodes_bf16 : counts.nodes_fp16;
+    const spread =
+      to === DataType.BFLOAT16
+        ? `${counts.nodes_bf16} nodes in bfloat16, ${counts.nodes_fp16} in float16, ${counts.nodes_fp32} in float32`
+        : `${counts.nodes_fp16} nodes in float16, ${counts.nodes_fp32} in float32`;
     return {
       changed: true,
       counts,
-      summary: `${main} nodes in ${params.to}, ${counts.nodes_fp16 ?? 0} in float16, ${counts.nodes_fp32} in float32 for ${provider}; ${rewrite.weights.length} weights converted, ${rewrite.castsAdded} Casts added`,
+      summary: `${spread} for ${provider}; ${rewrite.weights.length} weights converted, ${rewrite.castsAdded} Casts added`,
     };
   },
 });

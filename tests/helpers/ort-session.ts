@@ -45,7 +45,8 @@ let cuda: Promise<boolean> | undefined;
 export function cudaAvailable(probeModel: string): Promise<boolean> {
   cuda ??= ort().then(
     (o) =>
-      o.InferenceSession.create(probeModel, { executionProviders: ['cuda'] }).then(
+      // Severity 4 (fatal only): on a machine without CUDA the provider library's load error is the expected answer.
+      o.InferenceSession.create(probeModel, { executionProviders: ['cuda'], logSeverityLevel: 4 }).then(
         async (s) => {
           await s.release();
           return true;
