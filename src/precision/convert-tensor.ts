@@ -5,7 +5,7 @@
  */
 import { SdxlOptError } from '../errors.js';
 import { DataType, dataTypeName } from '../onnx/dtype.js';
-import { MappedData, Tensor } from '../ir/tensor.js';
+import { DEFAULT_CHUNK, MappedData, Tensor, type TensorData } from '../ir/tensor.js';
 import {
   bfloat16NarrowingOf,
   float16NarrowingOf,
@@ -38,13 +38,39 @@ export function narrowBytes(bytes: Uint8Array, to: NarrowType, stats?: Narrowing
   return new Uint8Array(target.buffer);
 }
 
+/**
+ * The bytes of a float32 source as `to`, converted chunk by chunk as they are read. Each read converts into one
+ * buffer it reuses (a chunk may be reused once the next is asked for): a fresh buffer per chunk costs more in page
+ * faults than the conversion itself.
+ */
+export class NarrowedData extends MappedData {
+  constructor(
+    source: TensorData,
+    private readonly to: NarrowType,
+  ) {
+    super(source, source.byteLength / 2, 4, (chunk) => narrowBytes(chunk, to), `float32→${dataTypeName(to)}`);
+  }
+
+  override async *chunks(maxChunk = DEFAULT_CHUNK): AsyncIterable<Uint8Array> {
+    const sourceChunk = Math.max(4, maxChunk - (maxChunk % 4));
+    let target: Uint16Array | undefined;
+    const convert = this.to === DataType.FLOAT16 ? float32ToFloat16 : float32ToBfloat16;
+    for await (const chunk of this.source.chunks(sourceChunk)) {
+      const source = int32sOf(chunk);
+      if (!target || target.length < source.length) target = new Uint16Array(source.length);
+      const out = target.subarray(0, source.length);
+      convert(source, out);
+      yield new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
+    }
+  }
+}
+
 /** A float32 tensor as a `to` tensor whose bytes convert when read. */
 export function narrowTensor(tensor: Tensor, to: NarrowType): Tensor {
   if (tensor.dtype !== DataType.FLOAT) {
     throw new SdxlOptError('UNSUPPORTED', `cannot narrow a ${dataTypeName(tensor.dtype)} tensor: only float32 converts`, { where: tensor.data.describe() });
   }
-  const data = new MappedData(tensor.data, tensor.byteLength / 2, 4, (chunk) => narrowBytes(chunk, to), `float32→${dataTypeName(to)}`);
-  return new Tensor(to, tensor.dims, data);
+  return new Tensor(to, tensor.dims, new NarrowedData(tensor.data, to));
 }
 
 /** Reads a float32 tensor once, chunk by chunk, counting what narrowing it to `to` clamps and flushes. */

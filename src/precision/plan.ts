@@ -222,11 +222,12 @@ export function planPrecision(graph: Graph, options: PlanOptions): PrecisionPlan
     });
   }
 
-  // Rule 7: Casts to float32 take their readers' type when the readers agree.
+  // Rule 7: Casts to float32 take their readers' type when the readers agree (not those held in float32 by rule 2/3).
   for (const node of order) {
     const decided = nodes.get(node);
     if (!node.is('Cast') || !decided) continue;
-    const wanted = unanimousDemand([node.output(0)], plan);
+    const held = decided.reason === 'blocked' || decided.reason === 'sin_cos' || decided.reason === 'overflow';
+    const wanted = held ? undefined : unanimousDemand([node.output(0)], plan);
     if (wanted !== undefined && wanted !== decided.type && hasKernel('Cast', '', wanted, options.opset(''), options.provider)) {
       nodes.set(node, { type: wanted, reason: decided.reason });
       types.set(node.output(0), wanted);
