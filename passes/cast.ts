@@ -134,6 +134,7 @@ export const cast = definePass<CastParams>({
     });
 
     const reasons = countReasons(plan.nodes.values());
+    for (const entry of unmatchedBlockEntries(graph, params, opName)) ctx.log(`'${entry}' (block_ops, block_nodes or keep_fp32) matches no node name or op type`);
     const problemsBefore = new Set(precisionProblems(graph));
     const rewrite = applyPlan(graph, plan);
     const introduced = precisionProblems(graph).filter((p) => !problemsBefore.has(p));
@@ -142,7 +143,7 @@ export const cast = definePass<CastParams>({
         hint: 'this is a bug in the cast pass; block the ops named here (block_ops) to work around it',
       });
     }
-    const changed = rewrite.valuesRetyped + rewrite.castsAdded + rewrite.castsCancelled + rewrite.weights.length + rewrite.constantsConverted > 0;
+    const changed = rewrite.valuesRetyped + rewrite.castsRetargeted + rewrite.castsAdded + rewrite.castsCancelled + rewrite.weights.length + rewrite.constantsConverted > 0;
     if (!changed) {
       return unchanged(`nothing in float32 to run in ${params.to}`, whyUnchanged(graph, plan.nodes.size), {
         ...dtypeCounts(graph),
@@ -175,6 +176,21 @@ export const cast = definePass<CastParams>({
     };
   },
 });
+
+function unmatchedBlockEntries(graph: Graph, params: CastParams, opName: (n: Node) => string): string[] {
+  const names = new Set<string>();
+  const ops = new Set<string>();
+  for (const n of graph) {
+    names.add(n.name);
+    ops.add(n.opType);
+    ops.add(opName(n));
+  }
+  return [
+    ...params.block_ops.filter((e) => !ops.has(e)),
+    ...params.block_nodes.filter((e) => !names.has(e)),
+    ...params.keep_fp32.filter((e) => !ops.has(e) && !names.has(e)),
+  ];
+}
 
 function parseDims(entries: readonly string[]): Record<string, number> {
   const dims: Record<string, number> = {};

@@ -21,14 +21,21 @@ export function smallUnetInputs(file: string): Record<string, { dims: number[]; 
   );
 }
 
-/** Runs a model file once and returns its first output as float32. */
+/**
+ * Runs a model file once and returns its first output as float32. `strict` (CUDA): refuse to load when any node would
+ * fall back to the CPU (ORT's session.disable_cpu_ep_fallback), so a missing kernel is an error naming the op.
+ */
 export async function runFirstOutput(
   file: string,
   inputs: Record<string, { dims: number[]; data: Float32Array }>,
   provider: 'cpu' | 'cuda' = 'cpu',
+  strict = false,
 ): Promise<Float32Array> {
   const o = await ort();
-  const session = await o.InferenceSession.create(file, { executionProviders: [provider] });
+  const session = await o.InferenceSession.create(file, {
+    executionProviders: [provider],
+    ...(strict ? { extra: { session: { disable_cpu_ep_fallback: '1' } } } : {}),
+  });
   try {
     const feeds = Object.fromEntries(Object.entries(inputs).map(([k, v]) => [k, new o.Tensor('float32', v.data, v.dims)]));
     const result = await session.run(feeds);

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, test } from 'node:test';
 import { cast } from '../../passes/cast.js';
+import { SdxlOptError } from '../../src/errors.js';
 import { readModel } from '../../src/io/read.js';
 import { writeModel } from '../../src/io/write.js';
 import { checkTypes, inferTypes } from '../../src/ir/infer/index.js';
@@ -195,6 +196,12 @@ describe('cast: the target decides (kernel table)', () => {
       assert.equal(nodeNamed(b.model, 'add').output(0).type?.dtype, F16);
       assert.equal(result.counts.nodes_fp32_blocked, 1);
     }
+  });
+
+  test('a block entry that matches nothing is logged', async () => {
+    const { b } = linear();
+    const { logs } = await runPass(cast, b.model, { block_ops: ['Matmul'] });
+    assert.ok(logs.some((l) => l.includes("'Matmul'") && l.includes('matches no node')), logs.join('\n'));
   });
 });
 
@@ -388,6 +395,28 @@ describe('cast: parity on ONNX Runtime CPU', () => {
       }
     }
   });
+
+  test('dynamo UNet on CUDA with CPU fallback disabled: every node of the float16 and bfloat16 models has a CUDA kernel in its type', async (t) => {
+    if (!(await cudaAvailable(SMALL_TS))) {
+      t.skip('CUDA provider not available');
+      return;
+    }
+    const inputs = smallUnetInputs(SMALL_IO);
+    const reference = await runFirstOutput(SMALL_DYNAMO, inputs, 'cuda');
+    for (const [to, floor] of [['float16', 0.999], ['bfloat16', 0.99]] as const) {
+      const model = await readModel(SMALL_DYNAMO);
+      await runPass(cast, model, { to }, { target: 'cuda' });
+      const { dir, remove } = tempDir('sdxl-opt-cast-');
+      try {
+        await writeModel(model, path.join(dir, 'model.onnx'));
+        const { cosine, finite } = similarity(reference, await runFirstOutput(path.join(dir, 'model.onnx'), inputs, 'cuda', true));
+        assert.ok(finite, to);
+        assert.ok(cosine >= floor, `${to}: cosine ${cosine}`);
+      } finally {
+        remove();
+      }
+    }
+  });
 });
 
 describe('cast: overflow', () => {
@@ -404,6 +433,12 @@ describe('cast: overflow', () => {
     assert.ok(largest > 1 && largest < 100, `largest activation ${largest}`);
     assert.equal(model.graph.nodeCount, nodes);
     assert.equal(model.graph.outputs.length, 1);
+  });
+
+  test("overflow_dims entries that are not name=size are refused before anything runs", async () => {
+    const { b } = linear();
+    await assert.rejects(runPass(cast, b.model, { overflow: 'auto', overflow_dims: ['h32'] }), (e: unknown) => e instanceof SdxlOptError && e.code === 'BAD_PARAM' && /h32/.test(e.message));
+    assert.equal(b.graph.initializer('W')!.initializer!.dtype, F32, 'nothing changed');
   });
 
   test('a VAE whose conv_in is scaled by 2^16: plain float16 overflows; overflow: auto keeps the large values out of float16', async () => {
