@@ -1,10 +1,11 @@
 /**
- * The registry: every pass sdxl-opt has, in the order `sdxl-opt passes` lists them. A meta-test checks that each
- * file in passes/ is registered here exactly once and that each pass has tests.
+ * The registry: every pass sdxl-opt has, in the order `sdxl-opt passes` lists them (cleanups, then the SDXL passes
+ * in the order a fast recipe runs them). A meta-test checks that each file in passes/ is registered here exactly once.
  */
 import type { PassDefinition } from '../src/engine/pass.js';
 import { cancelCasts } from './cancel-casts.js';
 import { cancelTransposes } from './cancel-transposes.js';
+import { cast } from './cast.js';
 import { cleanup } from './cleanup.js';
 import { constantFolding } from './constant-folding.js';
 import { deadCodeElimination } from './dead-code-elimination.js';
@@ -19,6 +20,7 @@ export const PASSES: readonly PassDefinition<any>[] = [
   removeIdentity,
   cancelTransposes,
   cancelCasts,
+  cast,
   fuseAttention,
   fuseQkv,
 ];
