@@ -14,6 +14,8 @@
  *    time embedding (N, C, 1, 1) is reshaped to (N, 1, 1, C), Concat/Split/Slice axes and Resize scales follow.
  * 4. Counts: transposes_before and transposes_after (Transpose nodes in the graph), nhwc_convs, groupnorms.
  * 5. ONNX Runtime has no CPU kernel for NhwcConv or GroupNorm (ORT-FACTS.md): the result runs on CUDA.
+ * 6. Run it before conv1x1-to-matmul: that pass turns NhwcConv 1×1 into a plain MatMul, while the NCHW form it makes
+ *    of a Conv (Reshape, MatMul, Reshape) ends the NHWC region (on the full UNet: 22 more Transposes).
  */
 import { definePass, unchanged } from '../src/engine/pass.js';
 import type { Graph } from '../src/ir/graph.js';
@@ -52,7 +54,7 @@ export const channelsLast = definePass<ChannelsLastParams>({
       shape_rewrites: sweep.shapeRewrites,
     };
     const reasons = [...describeRefusals(groupNorms.refusals), ...describeRefusals(sweep.refusals)].slice(0, 8);
-    const changed = groupNorms.fused + sweep.nhwcConvs + sweep.convertedOps + sweep.removedTransposes + sweep.shapeRewrites > 0;
+    const changed = groupNorms.fused + sweep.nhwcConvs + sweep.convertedOps + sweep.shapeRewrites + removed > 0;
     if (!changed) return unchanged('nothing to make channels-last', reasons.length ? reasons : ['the graph has no Conv and no GroupNorm pattern'], counts);
     if (ctx.target === 'cpu') reasons.unshift('the result needs the CUDA provider: ONNX Runtime has no CPU kernel for NhwcConv or GroupNorm');
     return {

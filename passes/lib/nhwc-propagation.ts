@@ -43,12 +43,7 @@ export interface NhwcPropagation {
   nhwcConvs: number;
   /** Layout-indifferent ops given an NHWC twin. */
   convertedOps: number;
-  /** Transposes [0, 2, 3, 1] that became their input's twin, and [0, 3, 1, 2] whose readers all went NHWC. */
-  removedTransposes: number;
   shapeRewrites: number;
-  /** Transposes added into (NCHW → NHWC) and out of (NHWC → NCHW) NHWC regions. */
-  transposesIn: number;
-  transposesOut: number;
   refusals: Map<string, number>;
 }
 
@@ -68,10 +63,7 @@ class Sweep {
   readonly result: NhwcPropagation = {
     nhwcConvs: 0,
     convertedOps: 0,
-    removedTransposes: 0,
     shapeRewrites: 0,
-    transposesIn: 0,
-    transposesOut: 0,
     refusals: new Map(),
   };
   private readonly graph: Graph;
@@ -124,7 +116,6 @@ class Sweep {
     const twin = this.twinOf(x);
     if (!twin || !bypass(this.graph, node.output(), twin)) return;
     this.graph.remove(node);
-    this.result.removedTransposes++;
     if (x.producer) this.maybeDead.push(x.producer);
   }
 
@@ -257,10 +248,7 @@ class Sweep {
       return this.adapter(v, 0, (at) => this.insertBefore(at, 'Reshape', [v, this.int64s(`${v.name}_nhwc_shape`, target)], [], { dtype: v.dtype!, shape: nhwc }));
     }
     if (shape.length !== 4) return undefined;
-    return this.adapter(v, 1, (at) => {
-      this.result.transposesIn++;
-      return this.insertBefore(at, 'Transpose', [v], [makeAttr('perm', [...TO_NHWC])], { dtype: v.dtype!, shape: nhwc });
-    });
+    return this.adapter(v, 1, (at) => this.insertBefore(at, 'Transpose', [v], [makeAttr('perm', [...TO_NHWC])], { dtype: v.dtype!, shape: nhwc }));
   }
 
   private adapter(v: Value, cost: number, create: (at: Node) => Value): Plan {
@@ -338,11 +326,8 @@ class Sweep {
       });
       this.graph.insertAfter(twin.producer!, back);
       this.graph.replaceAllUsesWith(v, back.output(), { graphOutputs: true });
-      this.result.transposesOut++;
     }
-    const transposes = new Set(this.maybeDead.filter((n) => n.is('Transpose') && n.graph === this.graph));
     removeDeadFeeders(this.graph, this.maybeDead);
-    this.result.removedTransposes += [...transposes].filter((n) => n.graph !== this.graph).length;
   }
 
   private refuse(node: Node, reason: string): void {

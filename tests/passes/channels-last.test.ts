@@ -3,11 +3,13 @@ import { test } from 'node:test';
 import * as ort from 'onnxruntime-node';
 import { readModel } from '../../src/io/read.js';
 import { topologicalOrder } from '../../src/ir/graph.js';
+import { checkTypes } from '../../src/ir/infer/index.js';
 import type { Model } from '../../src/ir/model.js';
 import { InlineData, Tensor } from '../../src/ir/tensor.js';
 import { DataType } from '../../src/onnx/dtype.js';
 import { channelsLast } from '../../passes/channels-last.js';
 import { cleanup } from '../../passes/cleanup.js';
+import { fuseGroupNorm } from '../../passes/fuse-groupnorm.js';
 import { permutationIsReshape, permuteTensor } from '../../passes/lib/permute-tensor.js';
 import { fixture } from '../helpers/fixtures.js';
 import { layoutParity } from '../helpers/layout-parity.js';
@@ -146,6 +148,7 @@ test('channels-last: exact counts and ORT CPU parity; the UNets add only the inp
       for (const [k, n] of Object.entries(counts)) assert.equal(result.counts[k], n, `${name}: ${k}`);
       assert.equal(opCounts(m).Conv, undefined, `${name}: every Conv is NhwcConv`);
       assertSorted(m);
+      assert.deepEqual(checkTypes(m.graph), [], `${name}: recorded types follow from the inputs`);
       const lowered = await lowerContribOps(m);
       assert.deepEqual(lowered, { nhwcConvs: counts.nhwc_convs, groupNorms: counts.groupnorms });
     });
@@ -204,6 +207,15 @@ test('channels-last: the full-size SDXL UNet graph, without its weights: exact c
   assert.equal(conv.input(1)!.initializer!.data.describe(), 'transpose [0, 2, 3, 1] of model.onnx_data (missing)');
   assertSorted(model);
   assert.ok(ms < 20_000, `${ms} ms`);
+});
+
+test('channels-last: after fuse-groupnorm, its Transposes cancel the same way (90 Transposes on ts17 either way)', async () => {
+  const model = await readModel(fixture(TS17));
+  await runPass(fuseGroupNorm, model);
+  const result = await runPass(channelsLast, model);
+  assert.equal(result.counts.transposes_before, 162);
+  assert.equal(result.counts.transposes_after, 90);
+  assert.equal(result.counts.nhwc_convs, 35);
 });
 
 test('channels-last: running twice changes nothing the second time', async () => {
