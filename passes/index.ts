@@ -7,13 +7,27 @@ import { cancelCasts } from './cancel-casts.js';
 import { cancelTransposes } from './cancel-transposes.js';
 import { channelsLast } from './channels-last.js';
 import { cleanup } from './cleanup.js';
-import { conv1x1ToMatMul } from './conv1x1-to-matmul.js';
 import { constantFolding } from './constant-folding.js';
+import { conv1x1ToMatMul } from './conv1x1-to-matmul.js';
 import { deadCodeElimination } from './dead-code-elimination.js';
+import { fuseAttention } from './fuse-attention.js';
 import { fuseGroupNorm } from './fuse-groupnorm.js';
+import { fuseQkv } from './fuse-qkv.js';
 import { removeIdentity } from './remove-identity.js';
 
-export const PASSES: readonly PassDefinition<any>[] = [cleanup, constantFolding, deadCodeElimination, removeIdentity, cancelTransposes, cancelCasts, fuseGroupNorm, channelsLast, conv1x1ToMatMul];
+export const PASSES: readonly PassDefinition<any>[] = [
+  cleanup,
+  constantFolding,
+  deadCodeElimination,
+  removeIdentity,
+  cancelTransposes,
+  cancelCasts,
+  fuseAttention,
+  fuseQkv,
+  fuseGroupNorm,
+  channelsLast,
+  conv1x1ToMatMul,
+];
 
 export function findPass(name: string): PassDefinition<any> | undefined {
   return PASSES.find((p) => p.name === name);
