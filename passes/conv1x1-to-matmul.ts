@@ -5,7 +5,8 @@
  * Rules:
  * 1. A Conv (or com.microsoft.NhwcConv) qualifies when its weight is a constant [M, C, 1, 1] (NhwcConv: [M, 1, 1, C]),
  *    strides and dilations are 1, pads 0 and group 1. With `channels` given, only convs whose input and output
- *    channel counts are both in the list convert (the VAE's 128-channel ones, say); empty means all.
+ *    channel counts are both in the list convert (`match: either`: one of them; the SDXL VAE's 1×1 convs are
+ *    4 → 4, 512 → 256 and 256 → 128, so `[128]` picks the full-resolution shortcut only with `either`); empty: all.
  * 2. NCHW Conv: Reshape x to (N, C, H·W), MatMul W[M, C] · x → (N, M, H·W), Add bias (M, 1), Reshape to
  *    (N, M, H, W): no Transpose, and the weight keeps its bytes (only its dims change). The last Reshape's shape is a
  *    constant when H and W are known (fixed dims), else computed from Shape(x).
@@ -27,6 +28,7 @@ import { permuteTensor } from './lib/permute-tensor.js';
 
 export interface Conv1x1ToMatMulParams {
   channels: number[];
+  match: 'both' | 'either';
 }
 
 const PASS = 'conv1x1-to-matmul';
@@ -38,8 +40,14 @@ export const conv1x1ToMatMul = definePass<Conv1x1ToMatMulParams>({
     channels: {
       type: 'array',
       items: { type: 'integer', minimum: 1 },
-      description: 'Convert only convs whose input and output channels are both in this list; empty: all 1×1 convs.',
+      description: 'Convert only convs whose channel counts are in this list (see match); empty: all 1×1 convs.',
       default: [],
+    },
+    match: {
+      type: 'string',
+      enum: ['both', 'either'],
+      description: "With channels: 'both' needs the input and the output count in the list, 'either' one of them.",
+      default: 'both',
     },
   },
   run(ctx, params) {
@@ -58,7 +66,8 @@ export const conv1x1ToMatMul = definePass<Conv1x1ToMatMulParams>({
         refusals.set(conv.reason, (refusals.get(conv.reason) ?? 0) + 1);
         continue;
       }
-      if (allowed.size && !(allowed.has(conv.inChannels) && allowed.has(conv.outChannels))) {
+      const listed = [allowed.has(conv.inChannels), allowed.has(conv.outChannels)];
+      if (allowed.size && !(params.match === 'both' ? listed.every(Boolean) : listed.some(Boolean))) {
         filtered++;
         continue;
       }

@@ -69,6 +69,10 @@ test('conv1x1-to-matmul: the channels filter picks convs by input and output cha
   assert.deepEqual(none.counts, { converted: 0, filtered_out: 2 });
   const shortcut = await runPass(conv1x1ToMatMul, await readModel(fixture(vae)), { channels: [32, 64] });
   assert.deepEqual(shortcut.counts, { converted: 1, filtered_out: 1 });
+  const either = await runPass(conv1x1ToMatMul, await readModel(fixture(vae)), { channels: [32], match: 'either' });
+  assert.deepEqual(either.counts, { converted: 1, filtered_out: 1 });
+  const onlyOut = await runPass(conv1x1ToMatMul, await readModel(fixture(vae)), { channels: [32] });
+  assert.deepEqual(onlyOut.counts, { converted: 0, filtered_out: 2 });
   const both = await runPass(conv1x1ToMatMul, await readModel(fixture(vae)));
   assert.deepEqual(both.counts, { converted: 2, filtered_out: 0 });
 });
