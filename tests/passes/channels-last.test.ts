@@ -9,6 +9,8 @@ import { InlineData, Tensor } from '../../src/ir/tensor.js';
 import { DataType } from '../../src/onnx/dtype.js';
 import { channelsLast } from '../../passes/channels-last.js';
 import { cleanup } from '../../passes/cleanup.js';
+import { conv1x1ToMatMul } from '../../passes/conv1x1-to-matmul.js';
+import { fuseAttention } from '../../passes/fuse-attention.js';
 import { fuseGroupNorm } from '../../passes/fuse-groupnorm.js';
 import { permutationIsReshape, permuteTensor } from '../../passes/lib/permute-tensor.js';
 import { fixture } from '../helpers/fixtures.js';
@@ -167,6 +169,20 @@ test('channels-last: ts17 after cleanup with fixed dims: the same counts, no Sha
     await lowerContribOps(m);
   });
   t.diagnostic(`ts17, cleanup + dims: relative L2 ${parity.error}`);
+  assert.ok(parity.error < 1e-5, `relative L2 ${parity.error}`);
+});
+
+test('channels-last: with cleanup and fuse-attention first, only the model input and output Transposes remain in ts17', async (t) => {
+  const parity = await layoutParity(TS17, async (m) => {
+    await runPass(cleanup, m, {}, UNET_DIMS);
+    await runPass(fuseAttention, m, {}, UNET_DIMS);
+    const result = await runPass(channelsLast, m, {}, UNET_DIMS);
+    assert.deepEqual([result.counts.transposes_before, result.counts.transposes_after], [14, 2]);
+    await runPass(conv1x1ToMatMul, m, {}, UNET_DIMS);
+    assert.equal(opCounts(m).Transpose, 2);
+    await lowerContribOps(m);
+  });
+  t.diagnostic(`ts17, cleanup + fuse-attention + channels-last + conv1x1-to-matmul: relative L2 ${parity.error}`);
   assert.ok(parity.error < 1e-5, `relative L2 ${parity.error}`);
 });
 
