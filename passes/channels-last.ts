@@ -13,14 +13,15 @@
  *    lib/nhwc-propagation.ts: the transformer blocks' own permutes (NCHW → (N, H·W, C) and back) disappear, the
  *    time embedding (N, C, 1, 1) is reshaped to (N, 1, 1, C), Concat/Split/Slice axes and Resize scales follow.
  * 4. Counts: transposes_before and transposes_after (Transpose nodes in the graph), nhwc_convs, groupnorms.
- * 5. ONNX Runtime has no CPU kernel for NhwcConv or GroupNorm (ORT-FACTS.md): the result runs on CUDA.
+ * 5. ONNX Runtime has no CPU kernel for NhwcConv or GroupNorm (ORT-FACTS.md): for target cpu the pass does
+ *    nothing and says so.
  * 6. Run it before conv1x1-to-matmul: that pass turns NhwcConv 1×1 into a plain MatMul, while the NCHW form it makes
  *    of a Conv (Reshape, MatMul, Reshape) ends the NHWC region (on the full UNet: 22 more Transposes).
  */
 import { definePass, unchanged } from '../src/engine/pass.js';
 import type { Graph } from '../src/ir/graph.js';
 import { inferTypes } from '../src/ir/infer/index.js';
-import { describeRefusals, fuseGroupNorms, type GroupNormFusion } from './fuse-groupnorm.js';
+import { CPU_HAS_NO_KERNELS, describeRefusals, fuseGroupNorms, type GroupNormFusion } from './fuse-groupnorm.js';
 import { propagateNhwc } from './lib/nhwc-propagation.js';
 
 export interface ChannelsLastParams {
@@ -34,6 +35,7 @@ export const channelsLast = definePass<ChannelsLastParams>({
     groupnorm: { type: 'boolean', description: 'Fuse GroupNorm patterns into com.microsoft.GroupNorm (channels_last=1) first.', default: true },
   },
   run(ctx, params) {
+    if (ctx.target !== 'cuda') return unchanged('channels-last is for CUDA', [CPU_HAS_NO_KERNELS]);
     const graph = ctx.graph;
     inferTypes(graph, { dims: ctx.dims });
     const originalTransposes = graph.nodes().filter((n) => n.is('Transpose'));
@@ -56,7 +58,6 @@ export const channelsLast = definePass<ChannelsLastParams>({
     const reasons = [...describeRefusals(groupNorms.refusals), ...describeRefusals(sweep.refusals)].slice(0, 8);
     const changed = groupNorms.fused + sweep.nhwcConvs + sweep.convertedOps + sweep.shapeRewrites + removed > 0;
     if (!changed) return unchanged('nothing to make channels-last', reasons.length ? reasons : ['the graph has no Conv and no GroupNorm pattern'], counts);
-    if (ctx.target === 'cpu') reasons.unshift('the result needs the CUDA provider: ONNX Runtime has no CPU kernel for NhwcConv or GroupNorm');
     return {
       changed,
       counts,

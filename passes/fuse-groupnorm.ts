@@ -10,7 +10,7 @@
  *    keeping whole ResNet blocks NHWC; this pass is for recipes that keep NCHW.
  * 3. A Sigmoid and Mul that form SiLU on the pattern's output (and are its only readers) become activation=1.
  * 4. γ and β (C, 1, 1) become (C) initializers over the same bytes (nothing is read); one per source constant.
- * 5. There is no CPU kernel (ORT-FACTS.md): a model with GroupNorm runs on CUDA (or ROCm/DirectML) only.
+ * 5. There is no CPU kernel (ORT-FACTS.md): for target cpu the pass does nothing and says so.
  */
 import { definePass, unchanged, type PassContext } from '../src/engine/pass.js';
 import type { Graph } from '../src/ir/graph.js';
@@ -20,6 +20,8 @@ import type { Value } from '../src/ir/value.js';
 import { removeDeadFeeders } from './lib/constant-source.js';
 import { matchGroupNorm, type GroupNormMatch } from './lib/groupnorm-pattern.js';
 import { permutedDims, TO_NCHW, TO_NHWC } from './lib/permute-tensor.js';
+
+export const CPU_HAS_NO_KERNELS = "target is cpu, and ONNX Runtime's CPU provider has no kernel for com.microsoft.NhwcConv or GroupNorm: set target: cuda";
 
 export interface GroupNormFusion {
   fused: number;
@@ -34,6 +36,7 @@ export const fuseGroupNorm = definePass<Record<string, never>>({
   description: 'Replaces exported GroupNorm subgraphs (with their SiLU) by com.microsoft.GroupNorm between Transposes; CUDA only.',
   params: {},
   run(ctx) {
+    if (ctx.target !== 'cuda') return unchanged('GroupNorm fusion is for CUDA', [CPU_HAS_NO_KERNELS]);
     inferTypes(ctx.graph, { dims: ctx.dims });
     const result = fuseGroupNorms(ctx, 'fuse-groupnorm');
     const reasons = describeRefusals(result.refusals);

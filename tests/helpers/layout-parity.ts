@@ -3,12 +3,19 @@
  * and zeros, which would hide a γ or β put on the wrong channel: both models get the same seeded per-channel values
  * first.
  */
+import { defaultParams, type PassDefinition, type PassResult } from '../../src/engine/pass.js';
 import { readModel } from '../../src/io/read.js';
 import type { Model } from '../../src/ir/model.js';
 import { InlineData, Tensor } from '../../src/ir/tensor.js';
 import { DataType } from '../../src/onnx/dtype.js';
 import { fixture, fixtureFeeds, type Parity } from './fixtures.js';
 import { relativeL2, runOnCpu, seededFloats } from './ort.js';
+import { passContext } from './pass-context.js';
+
+/** Runs a pass for target cuda (the layout passes do nothing for cpu); the result is lowered to run on the CPU. */
+export async function runForCuda<P>(pass: PassDefinition<P>, model: Model, params: Partial<P> = {}, dims: Record<string, number> = {}): Promise<PassResult> {
+  return pass.run({ ...passContext(model, dims), target: 'cuda' }, { ...defaultParams(pass), ...params });
+}
 
 /** Replaces every float initializer shaped (C, 1, 1) or (C, 1) — GroupNorm's γ and β — with seeded values. */
 export function randomizeChannelAffine(model: Model): number {

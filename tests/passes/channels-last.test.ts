@@ -14,7 +14,7 @@ import { fuseAttention } from '../../passes/fuse-attention.js';
 import { fuseGroupNorm } from '../../passes/fuse-groupnorm.js';
 import { permutationIsReshape, permuteTensor } from '../../passes/lib/permute-tensor.js';
 import { fixture } from '../helpers/fixtures.js';
-import { layoutParity } from '../helpers/layout-parity.js';
+import { layoutParity, runForCuda } from '../helpers/layout-parity.js';
 import { lowerContribOps } from '../helpers/lower-contrib.js';
 import { compareOnCpu, seededFloats } from '../helpers/ort.js';
 import { runPass } from '../helpers/pass-context.js';
@@ -82,7 +82,7 @@ const rulesFeeds = () => ({
 
 test('channels-last: NHWC is carried through Add with a (N, C, 1, 1) operand, Split, Concat, Resize, Slice and Shape', async () => {
   const model = tinyModel(RULES);
-  const result = await runPass(channelsLast, model);
+  const result = await runForCuda(channelsLast, model);
   assert.deepEqual(result.counts, {
     transposes_before: 0,
     transposes_after: 2,
@@ -109,7 +109,7 @@ test('channels-last: NHWC is carried through Add with a (N, C, 1, 1) operand, Sp
 
 test('channels-last: a graph without Conv or GroupNorm, or with a Conv whose weight is an input, is left alone (must not fire)', async () => {
   const plain = tinyModel({ inputs: [['x', F, [1, 4, 2, 2]]], outputs: [['y', F]], nodes: [{ op: 'Relu', inputs: ['x'], outputs: ['y'] }] });
-  const result = await runPass(channelsLast, plain);
+  const result = await runForCuda(channelsLast, plain);
   assert.equal(result.changed, false);
   assert.deepEqual(result.reasons, ['the graph has no Conv and no GroupNorm pattern']);
   const inputWeight = tinyModel({
@@ -120,15 +120,27 @@ test('channels-last: a graph without Conv or GroupNorm, or with a Conv whose wei
     outputs: [['y', F]],
     nodes: [{ op: 'Conv', inputs: ['x', 'w'], outputs: ['y'] }],
   });
-  const refused = await runPass(channelsLast, inputWeight);
+  const refused = await runForCuda(channelsLast, inputWeight);
   assert.equal(refused.changed, false);
   assert.deepEqual(refused.reasons, ['1× Conv weight is not a constant 4-D tensor']);
+});
+
+test('channels-last and fuse-groupnorm: for target cpu they do nothing, and say why', async () => {
+  const run = [(m: Model) => runPass(channelsLast, m), (m: Model) => runPass(fuseGroupNorm, m)];
+  for (const pass of run) {
+    const model = await readModel(fixture(VAE));
+    const nodes = model.graph.nodeCount;
+    const result = await pass(model);
+    assert.equal(result.changed, false);
+    assert.match(result.reasons![0]!, /target is cpu.*set target: cuda/);
+    assert.equal(model.graph.nodeCount, nodes);
+  }
 });
 
 test('channels-last: a linear Resize stays NCHW, with Transposes around it', async () => {
   const spec: TinyModel = { ...RULES, nodes: RULES.nodes.map((n) => (n.op === 'Resize' ? { ...n, attrs: { mode: 'linear' } } : n)) };
   const model = tinyModel(spec);
-  const result = await runPass(channelsLast, model);
+  const result = await runForCuda(channelsLast, model);
   assert.ok(result.reasons!.includes("1× Resize mode 'linear' is kept NCHW (only nearest is checked channels-last)"), result.reasons!.join('; '));
   assert.equal(opCounts(model).Resize, 1);
   await lowerContribOps(model);
@@ -146,7 +158,7 @@ test('channels-last: exact counts and ORT CPU parity; the UNets add only the inp
   ];
   for (const [name, counts] of expected) {
     const parity = await layoutParity(name, async (m) => {
-      const result = await runPass(channelsLast, m);
+      const result = await runForCuda(channelsLast, m);
       for (const [k, n] of Object.entries(counts)) assert.equal(result.counts[k], n, `${name}: ${k}`);
       assert.equal(opCounts(m).Conv, undefined, `${name}: every Conv is NhwcConv`);
       assertSorted(m);
@@ -162,7 +174,7 @@ test('channels-last: exact counts and ORT CPU parity; the UNets add only the inp
 test('channels-last: ts17 after cleanup with fixed dims: the same counts, no Shape rewrites needed, same outputs', async (t) => {
   const parity = await layoutParity(TS17, async (m) => {
     await runPass(cleanup, m, {}, UNET_DIMS);
-    const result = await runPass(channelsLast, m, {}, UNET_DIMS);
+    const result = await runForCuda(channelsLast, m, {}, UNET_DIMS);
     assert.equal(result.counts.transposes_added, 2);
     assert.equal(result.counts.transposes_removed, 14);
     assert.equal(result.counts.shape_rewrites, 0);
@@ -176,7 +188,7 @@ test('channels-last: with cleanup and fuse-attention first, only the model input
   const parity = await layoutParity(TS17, async (m) => {
     await runPass(cleanup, m, {}, UNET_DIMS);
     await runPass(fuseAttention, m, {}, UNET_DIMS);
-    const result = await runPass(channelsLast, m, {}, UNET_DIMS);
+    const result = await runForCuda(channelsLast, m, {}, UNET_DIMS);
     assert.deepEqual([result.counts.transposes_before, result.counts.transposes_after], [14, 2]);
     await runPass(conv1x1ToMatMul, m, {}, UNET_DIMS);
     assert.equal(opCounts(m).Transpose, 2);
@@ -188,7 +200,7 @@ test('channels-last: with cleanup and fuse-attention first, only the model input
 
 test('channels-last: with groupnorm off, GroupNorm patterns stay NCHW islands and outputs still match', async () => {
   const parity = await layoutParity(VAE, async (m) => {
-    const result = await runPass(channelsLast, m, { groupnorm: false });
+    const result = await runForCuda(channelsLast, m, { groupnorm: false });
     assert.equal(result.counts.groupnorms, 0);
     assert.equal(result.counts.nhwc_convs, 21);
     assert.equal(opCounts(m).InstanceNormalization, 18);
@@ -200,7 +212,7 @@ test('channels-last: with groupnorm off, GroupNorm patterns stay NCHW islands an
 test('channels-last: the full-size SDXL UNet graph, without its weights: exact counts, weights permuted lazily, timed', async (t) => {
   const model = await readModel(fixture(FULL));
   const started = performance.now();
-  const result = await runPass(channelsLast, model);
+  const result = await runForCuda(channelsLast, model);
   const ms = performance.now() - started;
   t.diagnostic(`full UNet graph: ${result.summary} in ${ms.toFixed(0)} ms`);
   assert.deepEqual(
@@ -227,8 +239,8 @@ test('channels-last: the full-size SDXL UNet graph, without its weights: exact c
 
 test('channels-last: after fuse-groupnorm, its Transposes cancel the same way (90 Transposes on ts17 either way)', async () => {
   const model = await readModel(fixture(TS17));
-  await runPass(fuseGroupNorm, model);
-  const result = await runPass(channelsLast, model);
+  await runForCuda(fuseGroupNorm, model);
+  const result = await runForCuda(channelsLast, model);
   assert.equal(result.counts.transposes_before, 162);
   assert.equal(result.counts.transposes_after, 90);
   assert.equal(result.counts.nhwc_convs, 35);
@@ -236,8 +248,8 @@ test('channels-last: after fuse-groupnorm, its Transposes cancel the same way (9
 
 test('channels-last: running twice changes nothing the second time', async () => {
   const model = await readModel(fixture(TS17));
-  assert.equal((await runPass(channelsLast, model)).changed, true);
-  const again = await runPass(channelsLast, model);
+  assert.equal((await runForCuda(channelsLast, model)).changed, true);
+  const again = await runForCuda(channelsLast, model);
   assert.equal(again.changed, false);
   assert.equal(again.counts.transposes_after, 90);
 });

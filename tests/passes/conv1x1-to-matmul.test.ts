@@ -7,7 +7,7 @@ import { channelsLast } from '../../passes/channels-last.js';
 import { cleanup } from '../../passes/cleanup.js';
 import { conv1x1ToMatMul } from '../../passes/conv1x1-to-matmul.js';
 import { fixture } from '../helpers/fixtures.js';
-import { layoutParity } from '../helpers/layout-parity.js';
+import { layoutParity, runForCuda } from '../helpers/layout-parity.js';
 import { lowerContribOps } from '../helpers/lower-contrib.js';
 import { compareOnCpu, seededFloats } from '../helpers/ort.js';
 import { runPass } from '../helpers/pass-context.js';
@@ -104,7 +104,7 @@ test('conv1x1-to-matmul: ts17 after cleanup with fixed dims (constant shapes), a
   t.diagnostic(`ts17, cleanup + dims: relative L2 ${fixed.error}`);
   assert.ok(fixed.error < 1e-5, `relative L2 ${fixed.error}`);
   const nhwc = await layoutParity(TS17, async (m) => {
-    await runPass(channelsLast, m);
+    await runForCuda(channelsLast, m);
     const transposes = opCounts(m).Transpose;
     assert.equal((await runPass(conv1x1ToMatMul, m)).counts.converted, 7);
     assert.equal(opCounts(m).NhwcConv, 28);

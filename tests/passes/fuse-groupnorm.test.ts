@@ -6,7 +6,7 @@ import { InlineData, Tensor } from '../../src/ir/tensor.js';
 import { DataType } from '../../src/onnx/dtype.js';
 import { fuseGroupNorm } from '../../passes/fuse-groupnorm.js';
 import { fixture } from '../helpers/fixtures.js';
-import { layoutParity } from '../helpers/layout-parity.js';
+import { layoutParity, runForCuda } from '../helpers/layout-parity.js';
 import { lowerContribOps } from '../helpers/lower-contrib.js';
 import { compareOnCpu, seededFloats } from '../helpers/ort.js';
 import { runPass } from '../helpers/pass-context.js';
@@ -45,7 +45,7 @@ const feeds = (shape = [2, 8, 4, 4]) => ({ x: new ort.Tensor('float32', seededFl
 
 test('fuse-groupnorm: the pattern with SiLU becomes one GroupNorm between Transposes, same outputs (must fire)', async () => {
   const model = tinyModel(groupNormModel(4));
-  const result = await runPass(fuseGroupNorm, model);
+  const result = await runForCuda(fuseGroupNorm, model);
   assert.deepEqual(result.counts, { groupnorms: 1, silu_fused: 1, candidates: 1 });
   assert.deepEqual(opCounts(model), { Transpose: 2, GroupNorm: 1 });
   const gn = model.graph.nodes().find((n) => n.opType === 'GroupNorm')!;
@@ -67,7 +67,7 @@ test('fuse-groupnorm: odd channels per group, a non-unit InstanceNormalization s
   ];
   for (const [spec, reason] of cases) {
     const model = tinyModel(spec);
-    const result = await runPass(fuseGroupNorm, model);
+    const result = await runForCuda(fuseGroupNorm, model);
     assert.equal(result.changed, false);
     assert.deepEqual(result.reasons, [`1× ${reason}`]);
     assert.equal(opCounts(model).InstanceNormalization, 1);
@@ -82,7 +82,7 @@ test('fuse-groupnorm: exact counts on the fixtures and ORT CPU parity (γ and β
   ];
   for (const [name, fused, silu, candidates] of expected) {
     const parity = await layoutParity(name, async (m) => {
-      const result = await runPass(fuseGroupNorm, m);
+      const result = await runForCuda(fuseGroupNorm, m);
       assert.deepEqual(result.counts, { groupnorms: fused, silu_fused: silu, candidates }, name);
       assert.equal(opCounts(m).Transpose, (opCounts(await readModel(fixture(name))).Transpose ?? 0) + 2 * fused);
       await lowerContribOps(m);
@@ -94,7 +94,7 @@ test('fuse-groupnorm: exact counts on the fixtures and ORT CPU parity (γ and β
 
 test('fuse-groupnorm: the parity check has teeth: a GroupNorm with its γ reversed does not match', async () => {
   const parity = await layoutParity('sdxl-vae-decoder-tiny-ts17.onnx', async (m) => {
-    await runPass(fuseGroupNorm, m);
+    await runForCuda(fuseGroupNorm, m);
     const gamma = m.graph.nodes().find((n) => n.opType === 'GroupNorm')!.input(1)!;
     const reversed = new Float32Array(Uint8Array.from(await gamma.initializer!.bytes()).buffer).reverse();
     m.graph.setInitializerTensor(gamma, new Tensor(DataType.FLOAT, gamma.initializer!.dims, new InlineData(new Uint8Array(reversed.buffer))));
@@ -106,7 +106,7 @@ test('fuse-groupnorm: the parity check has teeth: a GroupNorm with its γ revers
 test('fuse-groupnorm: the full-size SDXL UNet graph, without its weights: 46 GroupNorms, timed', async (t) => {
   const model = await readModel(fixture('sdxl-unet-full-graph-only.onnx'));
   const started = performance.now();
-  const result = await runPass(fuseGroupNorm, model);
+  const result = await runForCuda(fuseGroupNorm, model);
   const ms = performance.now() - started;
   t.diagnostic(`full UNet graph: ${result.summary} in ${ms.toFixed(0)} ms`);
   assert.deepEqual(result.counts, { groupnorms: 46, silu_fused: 35, candidates: 46 });
@@ -116,6 +116,6 @@ test('fuse-groupnorm: the full-size SDXL UNet graph, without its weights: 46 Gro
 
 test('fuse-groupnorm: running twice changes nothing the second time', async () => {
   const model = await readModel(fixture('sdxl-unet-small-ts17.onnx'));
-  assert.equal((await runPass(fuseGroupNorm, model)).changed, true);
-  assert.equal((await runPass(fuseGroupNorm, model)).changed, false);
+  assert.equal((await runForCuda(fuseGroupNorm, model)).changed, true);
+  assert.equal((await runForCuda(fuseGroupNorm, model)).changed, false);
 });
