@@ -90,7 +90,7 @@ class Sweep {
       if (node.is('Conv')) this.convertConv(node);
       else if (node.is('Transpose')) this.removeEntryTranspose(node);
       else if (node.is('Shape')) this.rewriteShape(node);
-      else if (node.domain === '' && node.inputs.some((v) => v && this.twins.has(v))) this.convertLayoutIndifferent(node);
+      else if ((node.domain === '' || node.domain === 'ai.onnx') && node.inputs.some((v) => v && this.twins.has(v))) this.convertLayoutIndifferent(node);
     }
     this.finish();
   }
