@@ -6,10 +6,13 @@ import type { PassDefinition } from '../src/engine/pass.js';
 import { cancelCasts } from './cancel-casts.js';
 import { cancelTransposes } from './cancel-transposes.js';
 import { cast } from './cast.js';
+import { channelsLast } from './channels-last.js';
 import { cleanup } from './cleanup.js';
 import { constantFolding } from './constant-folding.js';
+import { conv1x1ToMatMul } from './conv1x1-to-matmul.js';
 import { deadCodeElimination } from './dead-code-elimination.js';
 import { fuseAttention } from './fuse-attention.js';
+import { fuseGroupNorm } from './fuse-groupnorm.js';
 import { fuseQkv } from './fuse-qkv.js';
 import { removeIdentity } from './remove-identity.js';
 
@@ -23,6 +26,9 @@ export const PASSES: readonly PassDefinition<any>[] = [
   cast,
   fuseAttention,
   fuseQkv,
+  conv1x1ToMatMul,
+  fuseGroupNorm,
+  channelsLast,
 ];
 
 export function findPass(name: string): PassDefinition<any> | undefined {
