@@ -5,6 +5,7 @@
  */
 import type { Graph } from '../ir/graph.js';
 import type { Model } from '../ir/model.js';
+import type { ModelTimer } from './measure.js';
 
 /** The JSON-Schema subset pass params are declared in. */
 export type ParamSchema =
@@ -35,6 +36,8 @@ export interface PassContext {
   log(message: string): void;
   /** Progress of long work, in units the pass chooses (nodes, bytes). */
   progress(done: number, total: number, unit: string): void;
+  /** Times models on the target provider (the Node layer provides it, see measure.ts); absent where none can run. */
+  measure?: ModelTimer;
 }
 
 export interface PassResult {
