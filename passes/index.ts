@@ -8,9 +8,10 @@ import { cancelTransposes } from './cancel-transposes.js';
 import { cleanup } from './cleanup.js';
 import { constantFolding } from './constant-folding.js';
 import { deadCodeElimination } from './dead-code-elimination.js';
+import { dynamicInt8 } from './dynamic-int8.js';
 import { removeIdentity } from './remove-identity.js';
 
-export const PASSES: readonly PassDefinition<any>[] = [cleanup, constantFolding, deadCodeElimination, removeIdentity, cancelTransposes, cancelCasts];
+export const PASSES: readonly PassDefinition<any>[] = [cleanup, constantFolding, deadCodeElimination, removeIdentity, cancelTransposes, cancelCasts, dynamicInt8];
 
 export function findPass(name: string): PassDefinition<any> | undefined {
   return PASSES.find((p) => p.name === name);
