@@ -229,6 +229,20 @@ test('dynamic-int8: a Gemm with transB and bias and a batched MatMul keep their 
   }
 });
 
+test('dynamic-int8: weights read from external data are quantized as the model is written', async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sdxl-opt-int8-'));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  await writeModel(tinyModel(tinyLayers()), path.join(dir, 'float.onnx'), { externalData: 'always', sizeThreshold: 0 });
+  const model = await readModel(path.join(dir, 'float.onnx'));
+  await run(model, { target: 'cpu', filter: { min_in_features: 0, exclude_shapes: [] } }, {});
+  const int8 = model.graph.initializers().filter((v) => v.initializer!.dtype === DataType.INT8 && v.initializer!.dims.length === 2);
+  const sources = int8.map((v) => v.initializer!.data.describe()).sort();
+  assert.match(sources[0]!, /^int8 of float\.onnx_data @ \d+\+192$/);
+  assert.match(sources[1]!, /^int8 of float\.onnx_data @ \d+\+192, transposed$/);
+  const feeds = { x: new ort.Tensor('float32', seededFloats(48, 1), [2, 3, 8]), x2: new ort.Tensor('float32', seededFloats(32, 2), [4, 8]) };
+  assert.ok((await compareOnCpu(tinyModel(tinyLayers()), model, feeds)) < 0.02);
+});
+
 test('dynamic-int8: float16 and bfloat16 layers quantize in a type CUDA has kernels for', async () => {
   const quantizeInput = (model: Model) => model.graph.nodes().find((n) => n.opType === 'QuantizeLinear')!.input(0)!.type!.dtype;
   const cases: [DataType, number, DataType][] = [

@@ -87,13 +87,13 @@ export class ChannelQuantizer {
 
   quantizedTensor(): Tensor {
     const data: TensorData = this.transposed
-      ? new ComputedData(this.in * this.out, () => this.quantizeWhole(), `int8 of ${this.name}`)
+      ? new ComputedData(this.in * this.out, () => this.quantizeWhole(), `int8 of ${this.source.data.describe()}, transposed`)
       : new StreamedInt8(this);
     return new Tensor(DataType.INT8, [this.in, this.out], data);
   }
 
   scaleTensor(): Tensor {
-    const data = new ComputedData(this.out * 4, async () => new Uint8Array((await this.scales()).slice().buffer), `int8 scales of ${this.name}`);
+    const data = new ComputedData(this.out * 4, async () => new Uint8Array((await this.scales()).slice().buffer), `int8 scales of ${this.source.data.describe()}`);
     return new Tensor(DataType.FLOAT, [this.out], data);
   }
 
