@@ -21,8 +21,8 @@ export const QUANTIZABLE_WEIGHT_TYPES: ReadonlySet<number> = new Set([DataType.F
 
 /** ONNX's rounding for QuantizeLinear: to the nearest integer, halves to even. */
 export function roundHalfEven(v: number): number {
-  const r = Math.round(v);
-  return Math.abs(v % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
+  const r = Math.round(v); // halves go up: a tie is exactly r − v = 0.5, and an odd r goes back down
+  return r - v === 0.5 && (r & 1) !== 0 ? r - 1 : r;
 }
 
 export function quantizeValue(v: number, scale: number, qmax = INT8_QMAX): number {
@@ -98,13 +98,20 @@ export class ChannelQuantizer {
   }
 
   private async computeScales(): Promise<Float32Array> {
-    const max = new Float64Array(this.out);
-    let i = 0;
+    const max = new Float32Array(this.out);
+    // The channel of each element in storage order: a column of [in, out], a row of [out, in].
+    const [width, byRow] = this.transposed ? [this.in, true] : [this.out, false];
+    let row = 0;
+    let col = 0;
     for await (const values of floatChunks(this.source, this.name)) {
-      for (let j = 0; j < values.length; j++, i++) {
-        const c = this.transposed ? Math.floor(i / this.in) : i % this.out;
+      for (let j = 0; j < values.length; j++) {
+        const c = byRow ? row : col;
         const a = Math.abs(values[j]!);
         if (a > max[c]!) max[c] = a;
+        if (++col === width) {
+          col = 0;
+          row++;
+        }
       }
     }
     return Float32Array.from(max, (m) => scaleFromMax(m, this.qmax));
@@ -113,10 +120,13 @@ export class ChannelQuantizer {
   /** Chunks of Q for a weight stored [in, out]: element i belongs to column i % out. */
   async *streamInt8(maxChunk: number): AsyncIterable<Uint8Array> {
     const scales = await this.scales();
-    let i = 0;
+    let col = 0;
     for await (const values of floatChunks(this.source, this.name, maxChunk)) {
       const q = new Int8Array(values.length);
-      for (let j = 0; j < values.length; j++, i++) q[j] = quantizeValue(values[j]!, scales[i % this.out]!, this.qmax);
+      for (let j = 0; j < values.length; j++) {
+        q[j] = quantizeValue(values[j]!, scales[col]!, this.qmax);
+        if (++col === this.out) col = 0;
+      }
       yield new Uint8Array(q.buffer);
     }
   }
