@@ -73,6 +73,15 @@ test('dynamic-int8 auto: each (rows, in, out) is timed once, at the rows inferen
   assert.ok(result.reasons?.some((r) => /115× int8 not 5% faster on cpu/.test(r)), String(result.reasons));
 });
 
+test('dynamic-int8 auto: without the recipe dims the rows are unknown, and nothing is timed or quantized', async () => {
+  const model = await readModel(fixture('sdxl-unet-small-ts17.onnx'));
+  const timer = fakeTimer();
+  const result = await dynamicInt8.run({ ...context(model, timer, []), dims: {} }, { ...defaultParams(dynamicInt8), ...AUTO });
+  assert.equal(timer.seen.length, 0);
+  assert.equal(result.changed, false);
+  assert.ok(result.reasons?.some((r) => /^139× rows unknown/.test(r)), String(result.reasons));
+});
+
 test('dynamic-int8 auto: a timing that ran int8 nodes on the CPU of a CUDA session keeps the shape float', async () => {
   const model = await readModel(fixture('sdxl-unet-small-ts17.onnx'));
   const timer: ModelTimer = {
