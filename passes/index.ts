@@ -11,6 +11,7 @@ import { cleanup } from './cleanup.js';
 import { constantFolding } from './constant-folding.js';
 import { conv1x1ToMatMul } from './conv1x1-to-matmul.js';
 import { deadCodeElimination } from './dead-code-elimination.js';
+import { dynamicInt8 } from './dynamic-int8.js';
 import { fuseAttention } from './fuse-attention.js';
 import { fuseGroupNorm } from './fuse-groupnorm.js';
 import { fuseQkv } from './fuse-qkv.js';
@@ -29,6 +30,7 @@ export const PASSES: readonly PassDefinition<any>[] = [
   conv1x1ToMatMul,
   fuseGroupNorm,
   channelsLast,
+  dynamicInt8,
 ];
 
 export function findPass(name: string): PassDefinition<any> | undefined {

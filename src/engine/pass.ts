@@ -5,6 +5,7 @@
  */
 import type { Graph } from '../ir/graph.js';
 import type { Model } from '../ir/model.js';
+import type { ModelTimer } from './measure.js';
 
 /** The JSON-Schema subset pass params are declared in. */
 export type ParamSchema =
@@ -41,6 +42,8 @@ export interface PassContext {
    * call it through `runSubPass`, which also works with a hand-made context (in a pass's unit tests).
    */
   runPass?<Q extends object>(pass: PassDefinition<Q>, params?: Partial<Q>): Promise<PassResult>;
+  /** Times models on the target provider (the Node layer provides it, see measure.ts); absent where none can run. */
+  measure?: ModelTimer;
 }
 
 export interface PassResult {

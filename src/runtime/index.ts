@@ -18,6 +18,8 @@ export { benchModel, benchModels, DEFAULT_ITERS, DEFAULT_WARMUP } from './bench.
 export type { ProfileSummary, OpTypeTime, NodeTime } from './profile-summary.js';
 export type { RuntimeEnvironment, CudaLibraries } from './environment.js';
 export { runtimeEnvironment, defaultProvider } from './environment.js';
+export type { ModelTimerSettings } from './model-timer.js';
+export { modelTimer } from './model-timer.js';
 export { SDXL_DEFAULT_DIMS, parseDims } from './dims.js';
 export { DEFAULT_SEED };
 export type { GeneratedInput };
