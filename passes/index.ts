@@ -8,9 +8,28 @@ import { cancelTransposes } from './cancel-transposes.js';
 import { cleanup } from './cleanup.js';
 import { constantFolding } from './constant-folding.js';
 import { deadCodeElimination } from './dead-code-elimination.js';
+import { fuseBiasAdd } from './fuse-bias-add.js';
+import { fuseBiasSplitGelu } from './fuse-bias-split-gelu.js';
+import { fuseGelu } from './fuse-gelu.js';
+import { fuseSkipLayerNorm } from './fuse-skip-layernorm.js';
 import { removeIdentity } from './remove-identity.js';
+import { removeNeutralOps } from './remove-neutral-ops.js';
+import { simplifyConcatSlices } from './simplify-concat-slices.js';
 
-export const PASSES: readonly PassDefinition<any>[] = [cleanup, constantFolding, deadCodeElimination, removeIdentity, cancelTransposes, cancelCasts];
+export const PASSES: readonly PassDefinition<any>[] = [
+  cleanup,
+  constantFolding,
+  deadCodeElimination,
+  removeIdentity,
+  cancelTransposes,
+  cancelCasts,
+  removeNeutralOps,
+  simplifyConcatSlices,
+  fuseSkipLayerNorm,
+  fuseBiasAdd,
+  fuseBiasSplitGelu,
+  fuseGelu,
+];
 
 export function findPass(name: string): PassDefinition<any> | undefined {
   return PASSES.find((p) => p.name === name);
