@@ -9,7 +9,7 @@ import { fixture, parityOnFixture } from '../helpers/fixtures.js';
 import { blockFeeds, opCountsWithDomain, runFusion } from '../helpers/fusion-support.js';
 import { lowerContribOps } from '../helpers/lower-contrib.js';
 import { compareOnCpu, seededFloats } from '../helpers/ort.js';
-import { floatTensor, tinyModel, type TinyModel } from '../helpers/tiny-model.js';
+import { floatTensor, int64Tensor, tinyModel, type TinyModel } from '../helpers/tiny-model.js';
 import { transformerBlock } from '../helpers/transformer-block.js';
 
 const F = DataType.FLOAT;
@@ -88,6 +88,48 @@ test('fuse-bias-add: must not fire for the CPU, on channel counts the kernel ref
   }
 });
 
+/** Channels-last proj_out: y = Relu(Reshape(h·W + b, (N, H, W, C)) + residual), residual NHWC. */
+function projOutSpec(o: { batch: number | string; target: number[]; residual?: (number | string)[] }): TinyModel {
+  return {
+    inputs: [
+      ['h', F, [o.batch, 16, 8]],
+      ['residual', F, o.residual ?? [o.batch, 4, 4, 8]],
+    ],
+    outputs: [['y', F]],
+    nodes: [
+      { op: 'MatMul', inputs: ['h', 'w'], outputs: ['hw'] },
+      { op: 'Add', inputs: ['hw', 'b'], outputs: ['hwb'] },
+      { op: 'Reshape', inputs: ['hwb', 'target'], outputs: ['nhwc'] },
+      { op: 'Add', inputs: ['nhwc', 'residual'], outputs: ['sum'] },
+      { op: 'Relu', inputs: ['sum'], outputs: ['y'] },
+    ],
+    initializers: [floatTensor('w', Array.from(seededFloats(64, 5)), [8, 8]), floatTensor('b', Array.from(seededFloats(8, 6))), int64Tensor('target', o.target)],
+  };
+}
+
+test('fuse-bias-add: channels-last proj_out (x + b reshaped to NHWC, then + residual): BiasAdd on (N, S, C) between Reshapes; static and symbolic batch; same outputs lowered', async () => {
+  const feeds = { h: new ort.Tensor('float32', seededFloats(256, 1), [2, 16, 8]), residual: new ort.Tensor('float32', seededFloats(256, 2), [2, 4, 4, 8]) };
+  for (const o of [
+    { batch: 2, target: [2, 4, 4, 8] },
+    { batch: 'batch', target: [0, 4, 4, -1] },
+  ]) {
+    const model = tinyModel(projOutSpec(o));
+    const result = await runFusion(fuseBiasAdd, model, ANY, CUDA);
+    assert.deepEqual(result.counts, { candidates: 1, fused: 1, through_reshape: 1 }, JSON.stringify(o));
+    const ops = opCountsWithDomain(model);
+    assert.equal(ops[BIAS_ADD], 1);
+    assert.equal(ops.Add, undefined);
+    assert.equal(ops.Reshape, 2);
+    assert.equal(ops.Shape, typeof o.batch === 'string' ? 1 : undefined, 'a static shape is a constant, a symbolic one Shape(x)');
+    lowerContribOps(model);
+    const error = await compareOnCpu(tinyModel(projOutSpec(o)), model, feeds);
+    assert.ok(error < 1e-6, `${JSON.stringify(o)}: relative L2 ${error}`);
+  }
+  const regrouped = tinyModel(projOutSpec({ batch: 2, target: [2, 4, 32], residual: [2, 4, 32] }));
+  const refused = await runFusion(fuseBiasAdd, regrouped, ANY, CUDA);
+  assert.equal(refused.changed, false, 'a Reshape that regroups the channels is not a view of (N, S, C)');
+});
+
 for (const name of ['sdxl-unet-small-ts17.onnx', 'sdxl-unet-small-dynamo18.onnx']) {
   test(`fuse-bias-add: ${name} after fuse-skip-layernorm: 7 (one per Transformer2DModel); lowered back, same outputs on ORT CPU`, async (t) => {
     let counts: Record<string, number> = {};
@@ -98,7 +140,7 @@ for (const name of ['sdxl-unet-small-ts17.onnx', 'sdxl-unet-small-dynamo18.onnx'
       lowerContribOps(m);
     });
     t.diagnostic(`${name}: ${JSON.stringify(counts)}, relative L2 ${parity.error}`);
-    assert.deepEqual(counts, { candidates: 7, fused: 7 });
+    assert.deepEqual(counts, { candidates: 7, fused: 7, through_reshape: 0 });
     assert.ok(parity.error < 1e-5, `relative L2 ${parity.error}`);
   });
 }
@@ -109,7 +151,7 @@ test('fuse-bias-add: full SDXL UNet graph: 11, the last feed-forward of each Tra
   const started = performance.now();
   const result = await runFusion(fuseBiasAdd, model, {}, CUDA);
   t.diagnostic(`full UNet after fuse-skip-layernorm: ${JSON.stringify(result.counts)} in ${(performance.now() - started).toFixed(0)} ms`);
-  assert.deepEqual(result.counts, { candidates: 11, fused: 11 });
+  assert.deepEqual(result.counts, { candidates: 11, fused: 11, through_reshape: 0 });
   const channels = model.graph.nodes().filter((n) => n.opType === 'BiasAdd').map((n) => n.input(1)!.shape![0]);
   assert.deepEqual([...new Set(channels)].sort(), [1280, 640]);
 });
