@@ -18,7 +18,10 @@
  * beta (optional), bias (optional); attribute epsilon; outputs output, mean (optional, float), inv_std_var
  * (optional, float), input_skip_bias_sum (optional, "sum of the input and skip inputs (and bias if it exists)").
  * Input and skip are (batch, sequence, hidden); gamma, beta and bias are 1-D of the hidden size. ORT's CUDA
- * kernel writes output 3 whenever it is asked for (skip_layer_norm.cc: `ctx->Output(3, input->Shape())`).
+ * kernel writes output 3 whenever it is asked for (skip_layer_norm.cc: `ctx->Output(3, input->Shape())`) and never
+ * computes outputs 1 and 2. Element types: the schema says float and float16; CUDA registers float, float16 and
+ * (in current sources) bfloat16, and bfloat16 was seen running on an H100 with 1.29 (ORT-FACTS.md); the CPU runs
+ * float and float16 (seen, onnxruntime-node 1.29). passes/lib/contrib-kernels.ts holds the table.
  */
 import { definePass } from '../src/engine/pass.js';
 import { makeAttr } from '../src/ir/attributes.js';
@@ -42,6 +45,9 @@ interface SkipLayerNorm {
 export const fuseSkipLayerNorm = definePass<Record<string, never>>({
   name: 'fuse-skip-layernorm',
   description: 'Fuses Add(x, residual) → LayerNormalization (and a bias Add before it) into com.microsoft.SkipLayerNormalization.',
+  // TorchScript exports divide attention outputs by 1.0 between the bias Add and the residual: without
+  // remove-neutral-ops first those fuse without their bias.
+  after: ['remove-neutral-ops'],
   params: {},
   run(ctx) {
     const { graph } = ctx;

@@ -19,7 +19,7 @@ import { DataType } from '../../src/onnx/dtype.js';
 import { float32ToFloat16Array } from '../../src/runtime/float16.js';
 import type { TensorProto } from '../../src/onnx/types.js';
 import { seededFloats } from './ort.js';
-import { floatTensor, int64Tensor, tinyModel, type TinyModel, type TinyNode } from './tiny-model.js';
+import { int64Tensor, tinyModel, type TinyModel, type TinyNode } from './tiny-model.js';
 
 export interface BlockOptions {
   /** Channels C (SDXL: 640, 1280); the GEGLU projection is C → 8C. */
@@ -44,7 +44,7 @@ export function transformerBlockSpec(o: BlockOptions): TinyModel {
   const inits: TensorProto[] = [];
   let seed = 11;
   const weight = (name: string, dims: number[], scale: number): string => {
-    const values = Array.from(seededFloats(dims.reduce((a, b) => a * b, 1), seed++), (v) => v * scale);
+    const values = seededFloats(dims.reduce((a, b) => a * b, 1), seed++).map((v) => v * scale);
     inits.push(tensor(name, values, dims, dtype));
     return name;
   };
@@ -99,9 +99,8 @@ function halves(p: string, d: number, form: 'slices' | 'split', nodes: TinyNode[
   return ['ff/h', 'ff/g'];
 }
 
-function tensor(name: string, values: readonly number[], dims: number[], dtype: DataType): TensorProto {
-  if (dtype === DataType.FLOAT) return floatTensor(name, values, dims);
-  const half = float32ToFloat16Array(values);
-  return { name, data_type: DataType.FLOAT16, dims: dims.map((d) => Long.fromNumber(d)), raw_data: new Uint8Array(half.buffer) };
+function tensor(name: string, values: ArrayLike<number>, dims: number[], dtype: DataType): TensorProto {
+  const data = dtype === DataType.FLOAT ? Float32Array.from(values) : float32ToFloat16Array(values);
+  return { name, data_type: dtype, dims: dims.map((d) => Long.fromNumber(d)), raw_data: new Uint8Array(data.buffer) };
 }
 
