@@ -105,14 +105,10 @@ test('fuse-skip-layernorm: ts17 small UNet without cleanup: 26 of 33 (4 with bia
   assert.ok(parity.error < 1e-5, `relative L2 ${parity.error}`);
 });
 
-test('fuse-skip-layernorm: ts17 after remove-neutral-ops: all 26 with their bias Add; same outputs', async () => {
-  let counts: Record<string, number> = {};
-  const parity = await parityOnFixture('sdxl-unet-small-ts17.onnx', async (m) => {
-    await runFusion(removeNeutralOps, m);
-    counts = (await runFusion(fuseSkipLayerNorm, m)).counts;
-  });
-  assert.deepEqual(counts, { candidates: 33, fused: 26, with_bias: 26, sum_output: 26 });
-  assert.ok(parity.error < 1e-5, `relative L2 ${parity.error}`);
+test('fuse-skip-layernorm: ts17 after remove-neutral-ops: all 26 with their bias Add (outputs checked in fusions-pipeline)', async () => {
+  const model = await readModel(fixture('sdxl-unet-small-ts17.onnx'));
+  await runFusion(removeNeutralOps, model);
+  assert.deepEqual((await runFusion(fuseSkipLayerNorm, model)).counts, { candidates: 33, fused: 26, with_bias: 26, sum_output: 26 });
 });
 
 test('fuse-skip-layernorm: dynamo18 small UNet: 26 of 33, all with bias; same outputs on ORT CPU', async (t) => {

@@ -85,6 +85,18 @@ test('fusions: ts17 small UNet for the CPU: SkipLayerNorm and Gelu only; same ou
   assert.ok(parity.error < 1e-5, `relative L2 ${parity.error}`);
 });
 
+test('fusions: VAE decoder (no LayerNorm, no Gelu): only the 10 Divs by 1 go; same outputs on ORT CPU', async () => {
+  const counts: Record<string, Record<string, number>> = {};
+  const parity = await parityOnFixture('sdxl-vae-decoder-tiny-ts17.onnx', async (m) => {
+    for (const pass of CHAIN) counts[pass.name] = (await runFusion(pass, m, { any_hidden_size: true, any_channels: true }, { target: 'cuda' })).counts;
+  });
+  assert.deepEqual(counts['remove-neutral-ops'], { arithmetic: 10, expand: 0, kept: 0 });
+  assert.equal(counts['fuse-skip-layernorm']!.fused, 0);
+  assert.equal(counts['fuse-bias-add']!.fused, 0);
+  assert.equal(parity.after, parity.before - 20, '10 Divs and their 10 Constant divisors');
+  assert.equal(parity.error, 0);
+});
+
 /**
  * On CUDA, at SDXL's sizes (the kernels refuse the small UNet's): a transformer block of 640 channels, fused
  * against unfused, every node on the GPU. Float32 and float16.
