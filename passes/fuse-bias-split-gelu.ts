@@ -95,10 +95,9 @@ function matchGeglu(erf: Node, facts: GraphFacts): Geglu | { reason: string } {
   const gelu = matchErfGelu(erf, facts);
   if ('reason' in gelu) return gelu;
   const product = soleReader(gelu.output);
-  if (!product?.is('Mul')) return { reason: 'the Gelu is not multiplied by anything (a plain Gelu: fuse-gelu)' };
-  const hidden = otherInput(product, gelu.output);
+  const hidden = product?.is('Mul') ? otherInput(product, gelu.output) : undefined;
   const gate = gelu.x;
-  if (!hidden) return { reason: 'the Gelu is not multiplied by anything (a plain Gelu: fuse-gelu)' };
+  if (!product || !hidden) return { reason: 'the Gelu is not multiplied by anything (a plain Gelu: fuse-gelu)' };
   const split = matchHalves(hidden, gate, facts);
   if ('reason' in split) return split;
   const pattern = new Set([...gelu.nodes, product, ...split.nodes]);
@@ -108,13 +107,10 @@ function matchGeglu(erf: Node, facts: GraphFacts): Geglu | { reason: string } {
   const add = producedBy(split.source, 'Add');
   if (!add) return { reason: 'the split tensor is not y + bias' };
   const d = lastDim(split.source);
-  const parts = [add.input(0), add.input(1)].map((v, i) => [v, i === 0 ? add.input(1) : add.input(0)] as const);
-  const found = parts.find(([bias, y]) => {
-    const b = shapeOf(bias);
-    return b?.length === 1 && b[0] === d && shapeOf(y)?.length === 3 && lastDim(y) === d && bias!.type?.dtype === y!.type?.dtype;
-  });
+  const operands = [[add.input(0), add.input(1)], [add.input(1), add.input(0)]] as const;
+  const found = operands.find(([y, b]) => y && b && shapeOf(b)?.length === 1 && shapeOf(b)![0] === d && shapeOf(y)?.length === 3 && lastDim(y) === d && b.type?.dtype === y.type?.dtype);
   if (!found) return { reason: 'the split tensor is not y + b with y three-dimensional (N, S, D) and b of shape [D]' };
-  const [bias, y] = found;
+  const [y, bias] = found;
   const readers = new Set(split.nodes);
   if (split.source.isGraphOutput || !split.source.uses().every((u) => u.index >= 0 && (readers.has(u.node) || u.node.is('Shape')))) {
     return { reason: 'y + b is read by more than the split' };
