@@ -8,9 +8,11 @@ import { cancelTransposes } from './cancel-transposes.js';
 import { cleanup } from './cleanup.js';
 import { constantFolding } from './constant-folding.js';
 import { deadCodeElimination } from './dead-code-elimination.js';
+import { fuseAttention } from './fuse-attention.js';
 import { fuseBiasAdd } from './fuse-bias-add.js';
 import { fuseBiasSplitGelu } from './fuse-bias-split-gelu.js';
 import { fuseGelu } from './fuse-gelu.js';
+import { fuseQkv } from './fuse-qkv.js';
 import { fuseSkipLayerNorm } from './fuse-skip-layernorm.js';
 import { removeIdentity } from './remove-identity.js';
 import { removeNeutralOps } from './remove-neutral-ops.js';
@@ -23,6 +25,8 @@ export const PASSES: readonly PassDefinition<any>[] = [
   removeIdentity,
   cancelTransposes,
   cancelCasts,
+  fuseAttention,
+  fuseQkv,
   removeNeutralOps,
   simplifyConcatSlices,
   fuseSkipLayerNorm,

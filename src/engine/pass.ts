@@ -35,6 +35,12 @@ export interface PassContext {
   log(message: string): void;
   /** Progress of long work, in units the pass chooses (nodes, bytes). */
   progress(done: number, total: number, unit: string): void;
+  /**
+   * Runs another pass as a step of this one (a composite pass such as `cleanup`), through the engine: it is timed,
+   * checked, stamps the nodes it makes with its own name, and appears nested in the report. Set by the engine;
+   * call it through `runSubPass`, which also works with a hand-made context (in a pass's unit tests).
+   */
+  runPass?<Q extends object>(pass: PassDefinition<Q>, params?: Partial<Q>): Promise<PassResult>;
 }
 
 export interface PassResult {
@@ -66,6 +72,12 @@ export function defaultParams<P>(def: PassDefinition<P>): P {
   const out: Record<string, unknown> = {};
   for (const [k, spec] of Object.entries(def.params as Record<string, { default: unknown }>)) out[k] = structuredClone(spec.default);
   return out as P;
+}
+
+/** Runs `pass` as part of the pass that owns `ctx`: through the engine when it runs us, else directly. */
+export async function runSubPass<Q extends object>(ctx: PassContext, pass: PassDefinition<Q>, params: Partial<Q> = {}): Promise<PassResult> {
+  if (ctx.runPass) return ctx.runPass(pass, params);
+  return pass.run(ctx, { ...defaultParams(pass), ...params });
 }
 
 /** A result for a pass that found nothing to do. */

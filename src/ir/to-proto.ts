@@ -38,8 +38,10 @@ export function graphToProto(graph: Graph, tensorProtoFor: TensorProtoFor): Grap
   p.node = graph.nodes().map(nodeToProto);
   if (graph.name || has(origin, 'name')) p.name = graph.name;
   p.initializer = graph.initializers().map((v) => tensorProtoFor(v.name, v.initializer!));
-  p.input = graph.inputs.map((v) => valueInfoToProto(v, v.originInfo));
-  p.output = graph.outputs.map((v) => valueInfoToProto(v, v.outputInfo ?? v.originInfo));
+  // Graph inputs and outputs are the model's interface: when a recipe fixed a named dim to a number (and the passes
+  // specialized the graph to it), the interface must say so, or the model would accept sizes it can no longer run.
+  p.input = graph.inputs.map((v) => valueInfoToProto(v, v.originInfo, true));
+  p.output = graph.outputs.map((v) => valueInfoToProto(v, v.outputInfo ?? v.originInfo, true));
   const io = new Set([...graph.inputs, ...graph.outputs]);
   p.value_info = graph.valueInfoOrder
     .map((name) => graph.value(name))
@@ -69,8 +71,8 @@ function nodeToProto(node: Node): NodeProto {
 }
 
 /** A ValueInfoProto for `value`: the one read, when it still describes the value; otherwise one made from its type. */
-function valueInfoToProto(value: Value, origin: ValueInfoProto | undefined): ValueInfoProto {
-  if (origin && (value.type === undefined || agrees(typeFromProto(origin.type), value.type))) {
+function valueInfoToProto(value: Value, origin: ValueInfoProto | undefined, pinNumericDims = false): ValueInfoProto {
+  if (origin && (value.type === undefined || agrees(typeFromProto(origin.type), value.type, pinNumericDims))) {
     return origin.name === value.name ? origin : { ...restOf(origin, ['name']), name: value.name };
   }
   const p: ValueInfoProto = restOf(origin, ['type', 'name']) as ValueInfoProto;
@@ -80,12 +82,13 @@ function valueInfoToProto(value: Value, origin: ValueInfoProto | undefined): Val
 }
 
 /** The value_info read still holds when the element type is the same and no known dim contradicts it. */
-function agrees(read: TensorType | undefined, now: TensorType): boolean {
+function agrees(read: TensorType | undefined, now: TensorType, pinNumericDims: boolean): boolean {
   if (!read || read.dtype !== now.dtype) return false;
   if (!read.shape || !now.shape) return true;
   if (read.shape.length !== now.shape.length) return false;
   return read.shape.every((d, i) => {
     const n = now.shape![i];
+    if (pinNumericDims && typeof d === 'string' && typeof n === 'number') return false;
     return typeof d !== 'number' || typeof n !== 'number' || d === n;
   });
 }
