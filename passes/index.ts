@@ -13,9 +13,15 @@ import { conv1x1ToMatMul } from './conv1x1-to-matmul.js';
 import { deadCodeElimination } from './dead-code-elimination.js';
 import { dynamicInt8 } from './dynamic-int8.js';
 import { fuseAttention } from './fuse-attention.js';
+import { fuseBiasAdd } from './fuse-bias-add.js';
+import { fuseBiasSplitGelu } from './fuse-bias-split-gelu.js';
+import { fuseGelu } from './fuse-gelu.js';
 import { fuseGroupNorm } from './fuse-groupnorm.js';
 import { fuseQkv } from './fuse-qkv.js';
+import { fuseSkipLayerNorm } from './fuse-skip-layernorm.js';
 import { removeIdentity } from './remove-identity.js';
+import { removeNeutralOps } from './remove-neutral-ops.js';
+import { simplifyConcatSlices } from './simplify-concat-slices.js';
 
 export const PASSES: readonly PassDefinition<any>[] = [
   cleanup,
@@ -24,12 +30,18 @@ export const PASSES: readonly PassDefinition<any>[] = [
   removeIdentity,
   cancelTransposes,
   cancelCasts,
+  removeNeutralOps,
+  simplifyConcatSlices,
   cast,
   fuseAttention,
   fuseQkv,
   conv1x1ToMatMul,
   fuseGroupNorm,
   channelsLast,
+  fuseSkipLayerNorm,
+  fuseBiasSplitGelu,
+  fuseBiasAdd,
+  fuseGelu,
   dynamicInt8,
 ];
 
