@@ -11,20 +11,26 @@
  *    its default. `filter: auto` instead times each distinct (rows, in, out) shape on the target provider, the
  *    float layer against its int8 form, and quantizes the shapes where int8 is faster by `auto_margin`. Rows are
  *    batch × tokens at the recipe's dims, from shape inference; a layer whose rows are not known is not quantized.
- *    Timing needs ONNX Runtime, which the core does not import: the Node layer hands the pass a timer
- *    (PassContext.measure, src/engine/measure.ts).
+ *    An int8 form that fails to load or run on the provider (ORT 1.29's MatMulInteger on an H100: cuBLAS answers
+ *    CUBLAS_STATUS_NOT_SUPPORTED, notes/int8-kernels.md) counts as not faster: its shapes stay float and the notes
+ *    say why. Timing needs ONNX Runtime, which the core does not import: the Node layer hands the pass a timer
+ *    (PassContext.measure, src/engine/measure.ts; `sdxl-opt apply` builds it for the recipe's bench or validate
+ *    provider).
  * 3. Weights become int8 [in, out], symmetric, one scale per output channel (scale = max|W[:, n]| / 127), computed
  *    when the writer streams them (passes/lib/int8/weights.ts). A float weight nothing else reads is removed.
- * 4. Activations are quantized at run time with a scale the graph computes. target 'cuda' builds it only from ops
+ * 4. Activations are quantized at run time with a scale the graph computes. `target` (default: the recipe's
+ *    target) picks the form. target 'cuda' builds it only from ops
  *    with CUDA kernels (per-tensor scale through QuantizeLinear, or per-row through Div/Round/Cast, then
  *    MatMulInteger int8 × int8 → int32 and the rescale in float32); target 'cpu' uses DynamicQuantizeLinear and
  *    MatMulIntegerToFloat, which ORT runs (fused) on the CPU only. See passes/lib/int8/subgraph.ts.
  * 5. The output keeps its name and element type. Rewritten layers are MatMulInteger/MatMulIntegerToFloat, so a
  *    second run finds nothing new.
  */
+import type { ModelTimer, ModelTiming } from '../src/engine/measure.js';
 import { definePass, unchanged, type PassContext, type PassResult } from '../src/engine/pass.js';
 import { SdxlOptError } from '../src/errors.js';
 import { inferTypes } from '../src/ir/infer/index.js';
+import type { Model } from '../src/ir/model.js';
 import type { Value } from '../src/ir/value.js';
 import { findCandidates, shapeKey, type Candidate } from './lib/int8/candidates.js';
 import { probeKey, probeModels, type ProbeShape } from './lib/int8/probe.js';
@@ -38,7 +44,8 @@ export interface ShapeFilter {
 
 export interface DynamicInt8Params {
   filter: ShapeFilter | 'auto';
-  target: Int8Target;
+  /** 'auto': the recipe's target. */
+  target: Int8Target | 'auto';
   activation_scale: ActivationScale;
   auto_margin: number;
   auto_iters: number;
@@ -75,7 +82,12 @@ export const dynamicInt8 = definePass<DynamicInt8Params>({
       ],
       default: SEED_FILTER,
     },
-    target: { type: 'string', enum: ['cuda', 'cpu'], description: "The provider the int8 form must run on: 'cuda' uses only ops with CUDA kernels; 'cpu' uses ORT's dynamic-quantization ops.", default: 'cuda' },
+    target: {
+      type: 'string',
+      enum: ['auto', 'cuda', 'cpu'],
+      description: "The provider the int8 form must run on: 'cuda' uses only ops with CUDA kernels; 'cpu' uses ORT's dynamic-quantization ops; 'auto' is the recipe's target.",
+      default: 'auto',
+    },
     activation_scale: {
       type: 'string',
       enum: ['tensor', 'row'],
@@ -87,7 +99,8 @@ export const dynamicInt8 = definePass<DynamicInt8Params>({
     auto_warmup: { type: 'integer', minimum: 0, description: 'filter auto: untimed runs per layer model first.', default: 3 },
   },
   async run(ctx, params) {
-    const form: Int8Form = { target: params.target, activationScale: params.activation_scale, opset: ctx.model.opset };
+    const target = params.target === 'auto' ? ctx.target : params.target;
+    const form: Int8Form = { target, activationScale: params.activation_scale, opset: ctx.model.opset };
     const inference = inferTypes(ctx.graph, { dims: ctx.dims });
     if (inference.issues.length) ctx.log(`${PASS}: shape inference reported ${inference.issues.length} issues, first: ${inference.issues[0]!.node}: ${inference.issues[0]!.message}`);
     const { candidates, unsupported } = findCandidates(ctx.graph);
@@ -132,7 +145,7 @@ export const dynamicInt8 = definePass<DynamicInt8Params>({
       counts.bytes_saved! += w.initializer!.byteLength;
       ctx.graph.removeInitializer(w);
     }
-    if (counts.quantized && params.target === 'cpu') ctx.model.requireOpset('com.microsoft', 1);
+    if (counts.quantized && target === 'cpu') ctx.model.requireOpset('com.microsoft', 1);
     ctx.log(`${PASS}: ${shapeTable(counts)}`);
     return result(counts, tallyReasons(why));
   },
@@ -191,11 +204,24 @@ async function autoChoice(ctx: PassContext, candidates: readonly Candidate[], fo
     probes.set(key, entry);
   }
   const shell = { irVersion: ctx.model.irVersion, opsets: ctx.model.opsets };
+  const failures = new Map<string, { layers: number; shapes: number }>();
   let done = 0;
   for (const [key, { shape, members }] of probes) {
     ctx.progress(++done, probes.size, 'shapes timed');
     const models = probeModels(shape, form, shell, PASS);
-    const [f, q] = await timer.time([models.float, models.int8], { iters: params.auto_iters, warmup: params.auto_warmup });
+    const timed = await timePair(timer, models, params);
+    if ('failed' in timed) {
+      const label = `${key} (×${members.length})`;
+      ctx.log(`${PASS} auto on ${timer.provider}: ${label}: ${timed.failed} → float (${timed.detail})`);
+      const tally = failures.get(timed.failed) ?? { layers: 0, shapes: 0 };
+      tally.layers += members.length;
+      tally.shapes++;
+      failures.set(timed.failed, tally);
+      counts.auto_failed = (counts.auto_failed ?? 0) + members.length;
+      for (const c of members) choice.set(c, `${timed.failed}: stays float`);
+      continue;
+    }
+    const [f, q] = timed.timings;
     const fallback = Object.entries(q!.cpuComputeOps).map(([op, n]) => `${op} ×${n}`);
     const faster = q!.medianMs <= f!.medianMs * (1 - params.auto_margin) && fallback.length === 0;
     const label = `${key} (×${members.length})`;
@@ -208,7 +234,39 @@ async function autoChoice(ctx: PassContext, candidates: readonly Candidate[], fo
     );
     if (!faster) for (const c of members) choice.set(c, `int8 not ${Math.round(params.auto_margin * 100)}% faster on ${timer.provider} for its shape: stays float`);
   }
+  for (const [why, { layers, shapes }] of failures) ctx.log(`${PASS}: kept ${layers} layers (${shapes} shapes) in float: ${why}`);
   return choice;
+}
+
+type PairTiming = { timings: ModelTiming[] } | { failed: string; detail: string };
+
+/**
+ * Times the float layer and its int8 form together. When that fails, the float layer alone tells whose failure it
+ * was: a form that cannot load or run is not faster, and says why, rather than ending the whole apply.
+ */
+async function timePair(timer: ModelTimer, models: { float: Model; int8: Model }, params: DynamicInt8Params): Promise<PairTiming> {
+  try {
+    return { timings: await timer.time([models.float, models.int8], { iters: params.auto_iters, warmup: params.auto_warmup }) };
+  } catch (e) {
+    const detail = messageOf(e);
+    try {
+      await timer.time([models.float], { iters: 1, warmup: 0 });
+    } catch (floatError) {
+      return { failed: `the float layer failed on ${timer.provider} too (${failureKind(messageOf(floatError))})`, detail };
+    }
+    return { failed: `the int8 form failed on ${timer.provider}: ${failureKind(detail)}`, detail };
+  }
+}
+
+function messageOf(e: unknown): string {
+  return (e instanceof Error ? e.message : String(e)).split('\n')[0]!.slice(0, 400);
+}
+
+/** The part of an ORT error that names the cause (a cuBLAS or CUDA status), else its first words. */
+export function failureKind(message: string): string {
+  const status = /\b(CUBLAS_STATUS_\w+|CUDNN_STATUS_\w+|CUDA_ERROR_\w+|cudaError\w+)\b/.exec(message)?.[1];
+  if (status) return status;
+  return message.length > 120 ? `${message.slice(0, 117)}...` : message;
 }
 
 function bump(counts: Record<string, number>, key: string): void {

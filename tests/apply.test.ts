@@ -24,8 +24,9 @@ function setup(t: Parameters<typeof tempDir>[0], body = 'passes: []\n'): { dir: 
   return { dir, recipe, out: path.join(dir, 'out', 'vae') };
 }
 
-function fakeRuntime(passed: boolean): RuntimeApi & { calls: string[] } {
+function fakeRuntime(passed: boolean): RuntimeApi & { calls: string[]; timers: string[] } {
   const calls: string[] = [];
+  const timers: string[] = [];
   const placement = { byProvider: { CPUExecutionProvider: 10 }, memcpy: 0, cpuComputeNodes: [], cpuComputeOps: {}, cpuShapeNodes: 0 };
   const bench = (model: string, medianMs: number): BenchReport => ({
     model,
@@ -66,6 +67,11 @@ function fakeRuntime(passed: boolean): RuntimeApi & { calls: string[] } {
     async runtimeEnvironment() {
       return { ...ENVIRONMENT };
     },
+    modelTimer(settings) {
+      timers.push(settings.provider);
+      return { provider: settings.provider, time: async (models) => models.map(() => ({ medianMs: 1, minMs: 1, cpuComputeOps: {} })) };
+    },
+    timers,
   };
 }
 

@@ -79,6 +79,7 @@ export async function processComponent(plan: ComponentPlan, ctx: ComponentContex
       runPasses(model, plan.steps, {
         dims: plan.dims,
         target: ctx.target,
+        measure: ctx.runtime.modelTimer({ provider: timingProvider(plan, ctx.target) }),
         ...(ctx.checkTypes ? { checkTypes: ctx.checkTypes } : {}),
         reports: passes,
         onEvent: (event) => emit({ kind: 'runner', component: plan.name, event }),
@@ -138,6 +139,14 @@ export async function processComponent(plan: ComponentPlan, ctx: ComponentContex
     }
   }
   return report;
+}
+
+/**
+ * Where passes that choose by speed time their candidates: on the provider the recipe benchmarks (or validates) on,
+ * which is where the choice must pay off; without either, the recipe's target.
+ */
+export function timingProvider(plan: ComponentPlan, target: 'cuda' | 'cpu'): 'cuda' | 'cpu' {
+  return plan.bench?.provider ?? plan.validate?.provider ?? target;
 }
 
 /** The symbolic dim names of a graph's inputs (batch, height...). */

@@ -11,6 +11,7 @@ import type { Model } from '../ir/model.js';
 import { PASS_STAMP_KEY, type Node } from '../ir/node.js';
 import { checkTypes as inferCheckTypes } from '../ir/infer/check-types.js';
 import { inferTypes } from '../ir/infer/index.js';
+import type { ModelTimer } from './measure.js';
 import { measureMemory } from './memory.js';
 import { defaultParams, type PassContext, type PassDefinition, type PassResult } from './pass.js';
 
@@ -62,6 +63,8 @@ export interface RunOptions {
    */
   checkTypes?: (graph: Model['graph']) => string[];
   onEvent?: (event: RunnerEvent) => void;
+  /** Times models for passes that choose by speed (PassContext.measure); absent: such passes refuse to guess. */
+  measure?: ModelTimer;
   /** Step reports are pushed here as steps finish, so a caller keeps them when a later step fails. */
   reports?: StepReport[];
 }
@@ -188,6 +191,7 @@ class Runner {
       graph,
       dims: this.options.dims ?? {},
       target: this.options.target ?? 'cuda',
+      ...(this.options.measure ? { measure: this.options.measure } : {}),
       log: (message) => {
         log.push(message);
         this.emit({ kind: 'log', pass: qualified, message });

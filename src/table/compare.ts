@@ -12,6 +12,7 @@ import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { SdxlOptError } from '../errors.js';
+import type { ModelTimer } from '../engine/measure.js';
 import { runPasses, type PassStep } from '../engine/runner.js';
 import { readModel } from '../io/read.js';
 import { writeModel } from '../io/write.js';
@@ -22,6 +23,7 @@ import { DEFAULT_SEED } from '../runtime/inputs.js';
 import type { Provider } from '../runtime/ort.js';
 import { placementOf, type Placement } from '../runtime/placement.js';
 import { prepareModel, type PreparedModel } from '../runtime/prepare.js';
+import { modelTimer } from '../runtime/model-timer.js';
 import { ModelSession } from '../runtime/session.js';
 import { toComparable } from '../runtime/tensor-data.js';
 import { kernelsByRun } from '../runtime/trace.js';
@@ -110,7 +112,7 @@ export async function compareCandidates(modelFile: string, candidates: readonly 
       say(`building ${candidate.label}`);
       const dir = path.join(opts.workDir, slug(candidate.label));
       try {
-        const built = await buildCandidate(modelFile, candidate, dir);
+        const built = await buildCandidate(modelFile, candidate, dir, modelTimer({ provider: opts.provider, threads: opts.threads }));
         say(`measuring ${candidate.label}`);
         const row = await measure(candidate.label, built, original, ref, reference, tolerance, opts, allOriginalTimes);
         rows.push(row);
@@ -151,12 +153,13 @@ interface Built {
   bytes: number;
 }
 
-async function buildCandidate(modelFile: string, candidate: Candidate, dir: string): Promise<Built> {
+async function buildCandidate(modelFile: string, candidate: Candidate, dir: string, measure: ModelTimer): Promise<Built> {
   const started = performance.now();
   await fsp.rm(dir, { recursive: true, force: true });
   await fsp.mkdir(dir, { recursive: true });
   const model: Model = await readModel(modelFile, { requireData: true });
-  await runPasses(model, candidate.steps, { dims: candidate.dims, target: candidate.target });
+  // Passes that choose by timing (dynamic-int8's filter: auto) time on the provider the table measures on.
+  await runPasses(model, candidate.steps, { dims: candidate.dims, target: candidate.target, measure });
   const file = path.join(dir, 'model.onnx');
   const written = await writeModel(model, file);
   return { file, buildMs: performance.now() - started, nodes: model.graph.nodeCount, bytes: written.modelBytes + written.dataBytes };

@@ -150,3 +150,37 @@ test('dynamic-int8 auto: end to end with the ORT timer on the CPU (one timed run
     assert.equal(quantized, q <= f * 0.95, `${shape}: decided by its timing (${f} vs ${q} µs)`);
   }
 });
+
+test('dynamic-int8 auto: an int8 form that fails to run keeps its shapes float and the notes say why; the pass does not fail', async () => {
+  const model = await readModel(fixture('sdxl-unet-small-ts17.onnx'));
+  const refusal = 'ONNX Runtime failed to run the model on cuda: CUBLAS failure 15: CUBLAS_STATUS_NOT_SUPPORTED ; GPU=0 ; file=integer_gemm.cc ; line=50';
+  const timer: ModelTimer = {
+    provider: 'cuda',
+    time: async (models) => {
+      if (models.some((m) => opCounts(m).MatMulInteger)) throw new Error(refusal);
+      return models.map((): ModelTiming => ({ medianMs: 1, minMs: 1, cpuComputeOps: {} }));
+    },
+  };
+  const logs: string[] = [];
+  const result = await dynamicInt8.run({ ...context(model, timer, logs), target: 'cuda' }, { ...defaultParams(dynamicInt8), filter: 'auto' });
+  assert.equal(result.changed, false);
+  assert.equal(opCounts(model).MatMulInteger, undefined);
+  assert.equal(result.counts.auto_failed, 139);
+  assert.ok(result.reasons?.includes('139× the int8 form failed on cuda: CUBLAS_STATUS_NOT_SUPPORTED: stays float'), String(result.reasons));
+  assert.ok(logs.includes('dynamic-int8: kept 139 layers (12 shapes) in float: the int8 form failed on cuda: CUBLAS_STATUS_NOT_SUPPORTED'), logs.join('\n'));
+  assert.ok(logs.some((l) => /154x32x64 \(×22\): the int8 form failed on cuda: CUBLAS_STATUS_NOT_SUPPORTED → float \(.*line=50/.test(l)), logs.join('\n'));
+});
+
+test('dynamic-int8 auto: when the float layer fails as well, the failure is not blamed on int8', async () => {
+  const F = DataType.FLOAT;
+  const model = tinyModel({
+    inputs: [['x', F, [8, 32]]],
+    outputs: [['y', F]],
+    initializers: [floatTensor('w', Array.from(seededFloats(32 * 16, 2)), [32, 16])],
+    nodes: [{ op: 'MatMul', inputs: ['x', 'w'], outputs: ['y'] }],
+  });
+  const timer: ModelTimer = { provider: 'cpu', time: async () => { throw new Error('ONNX Runtime cannot load the model on cpu: out of memory'); } };
+  const result = await dynamicInt8.run(context(model, timer, []), { ...defaultParams(dynamicInt8), ...AUTO });
+  assert.equal(result.changed, false);
+  assert.ok(result.reasons?.some((r) => /^1× the float layer failed on cpu too \(ONNX Runtime cannot load the model on cpu: out of memory\)/.test(r)), String(result.reasons));
+});
