@@ -18,6 +18,7 @@ import { fuseBiasSplitGelu } from './fuse-bias-split-gelu.js';
 import { fuseGelu } from './fuse-gelu.js';
 import { fuseGroupNorm } from './fuse-groupnorm.js';
 import { fuseQkv } from './fuse-qkv.js';
+import { fuseSkipGroupNorm } from './fuse-skip-groupnorm.js';
 import { fuseSkipLayerNorm } from './fuse-skip-layernorm.js';
 import { removeIdentity } from './remove-identity.js';
 import { removeNeutralOps } from './remove-neutral-ops.js';
@@ -38,6 +39,7 @@ export const PASSES: readonly PassDefinition<any>[] = [
   conv1x1ToMatMul,
   fuseGroupNorm,
   channelsLast,
+  fuseSkipGroupNorm,
   fuseSkipLayerNorm,
   fuseBiasSplitGelu,
   fuseBiasAdd,

@@ -5,6 +5,8 @@
  *   NhwcConv(x, W[M, kH, kW, C], B)  →  Transpose [0, 2, 3, 1] (Conv(Transpose [0, 3, 1, 2] (x), W[M, C, kH, kW], B))
  *   GroupNorm(x, γ, β), channels_last  →  Transpose back (Add(Mul(Reshape(InstanceNormalization(Reshape(
  *                                          Transpose(x), [0, G, -1]), 1, 0, ε), Shape), γ), β) [→ SiLU])
+ *   SkipGroupNorm(x, γ, β, skip, bias)   →  S = x + skip (an (N, C) skip unsqueezed to (N, 1, 1, C)) [+ bias];
+ *                                          Y = the GroupNorm lowering of S
  *
  * The weight is permuted back here with its own loop, not with the passes' permute helper, so that a mistake there
  * cannot cancel itself out. Running the lowered model proves the weight layouts, the attributes and the layout
@@ -27,6 +29,9 @@ export async function lowerContribOps(model: Model): Promise<{ nhwcConvs: number
       counts.nhwcConvs++;
     } else if (node.is('GroupNorm', 'com.microsoft')) {
       lowerGroupNorm(graph, node);
+      counts.groupNorms++;
+    } else if (node.is('SkipGroupNorm', 'com.microsoft')) {
+      lowerSkipGroupNorm(graph, node);
       counts.groupNorms++;
     }
   }
@@ -65,6 +70,18 @@ function lowerGroupNorm(graph: Graph, node: Node): void {
   let y = add(graph, node, 'Add', [scaled, graph.addInitializer('beta_c11', beta.withDims([channels, 1, 1]))]);
   if (node.attrInt('activation', 0) === 1) y = add(graph, node, 'Mul', [y, add(graph, node, 'Sigmoid', [y])]);
   finish(graph, node, add(graph, node, 'Transpose', [y], [makeAttr('perm', [0, 2, 3, 1])]));
+}
+
+function lowerSkipGroupNorm(graph: Graph, node: Node): void {
+  let skip = node.input(3)!;
+  if (skip.type?.shape?.length === 2) skip = add(graph, node, 'Unsqueeze', [skip, ints(graph, [1, 2])]);
+  let sum = add(graph, node, 'Add', [node.input(0)!, skip]);
+  if (node.input(4)) sum = add(graph, node, 'Add', [sum, node.input(4)!]);
+  const groupNorm = graph.createNode({ opType: 'GroupNorm', domain: 'com.microsoft', name: `${node.name}_lowered_GroupNorm`, inputs: [sum, node.input(1), node.input(2)], attributes: node.attributes.map((a) => ({ ...a })) });
+  graph.insertBefore(node, groupNorm);
+  if (node.outputs.length > 1) graph.replaceAllUsesWith(node.output(1), sum, { graphOutputs: true });
+  finish(graph, node, groupNorm.output());
+  lowerGroupNorm(graph, groupNorm);
 }
 
 function add(graph: Graph, before: Node, opType: string, inputs: (Value | undefined)[], attributes = before.attributes.slice(0, 0)): Value {
