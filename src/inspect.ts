@@ -1,6 +1,8 @@
 /**
  * `sdxl-opt inspect`: what a model is. Pure: a Model in, a report out; it reads no file and no weight bytes (a
- * model whose external data is absent inspects the same), and it leaves the model's types as they were.
+ * model whose external data is absent inspects the same), and it leaves the model's types as they were. The one
+ * part that reads weights, the count of NaN and ±Infinity in them, is separate (inspect/non-finite.ts) and joins
+ * the report as `nonFiniteWeights`.
  */
 import { analyzeTypes } from './ir/infer/index.js';
 import { nodesInOrder } from './ir/infer/engine.js';
@@ -10,6 +12,7 @@ import type { Dim, Value } from './ir/value.js';
 import { dataTypeName } from './onnx/dtype.js';
 import { findAttention, type AttentionBlock } from './inspect/attention.js';
 import { countFlops, type FlopCount } from './inspect/flops.js';
+import type { NonFiniteWeights } from './inspect/non-finite.js';
 import { constantValues, summarizeParameters, tallyWeightShapes, type ParameterSummary, type WeightShapes } from './inspect/weights.js';
 
 export interface InspectOptions {
@@ -45,6 +48,8 @@ export interface InspectReport {
   ignoredDims: string[];
   flops: FlopCount;
   inference: { values: number; complete: number; unknownOps: Record<string, number>; issues: string[] };
+  /** NaN and ±Infinity in the weights, by tensor; absent when the weights were not read. */
+  nonFiniteWeights?: NonFiniteWeights;
 }
 
 function opName(node: Node): string {

@@ -26,7 +26,7 @@ test('metrics: non-finite values are counted and left out of the sums', () => {
   assert.equal(m.maxAbs, 0);
 });
 
-test('tolerance: cosine by default, relL2 and maxAbs when asked, any non-finite candidate value fails', () => {
+test('tolerance: cosine by default, relL2 and maxAbs when asked, any non-finite value on either side fails', () => {
   const m = metrics([3, 4], [3, 4.5]);
   assert.deepEqual(toleranceFailures('y', m, {}), ['y: cosine 0.998460 is below 0.999'], 'the default is cosine 0.999');
   assert.deepEqual(toleranceFailures('y', m, { cosine: 0.998 }), []);
@@ -34,6 +34,8 @@ test('tolerance: cosine by default, relL2 and maxAbs when asked, any non-finite 
   assert.deepEqual(toleranceFailures('y', m, { cosine: 0.998, relL2: 0.1, maxAbs: 0.5 }), []);
   const nan = metrics([1, 2, 3], [1, 2, NaN]);
   assert.match(toleranceFailures('y', nan, {})[0]!, /1 non-finite values/);
+  const nanReference = metrics([1, NaN, 3], [1, 2, 3]);
+  assert.deepEqual(toleranceFailures('y', nanReference, {}), ['y: 1 non-finite values (NaN or ±Infinity) in the reference: its outputs cannot be compared against']);
 });
 
 test('compareOutput: a shape mismatch fails without metrics', () => {

@@ -6,18 +6,11 @@
 import yargs, { type Argv } from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { isSdxlOptError } from '../errors.js';
-import { removeTempFilesSync } from '../io/temp-files.js';
 import { COMMANDS } from './commands/index.js';
-
-function onSignal(signal: NodeJS.Signals): void {
-  removeTempFilesSync();
-  process.stderr.write(`\ninterrupted (${signal}); temporary files removed\n`);
-  process.exit(signal === 'SIGINT' ? 130 : 143);
-}
+import { installSignalCleanup } from './signals.js';
 
 export async function main(argv: string[]): Promise<number> {
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  installSignalCleanup();
   let exitCode = 0;
   let cli: Argv = yargs(argv)
     .scriptName('sdxl-opt')

@@ -2,6 +2,7 @@
 import type { InspectReport, TensorSummary } from '../inspect.js';
 import type { Dim } from '../ir/value.js';
 import type { AttentionBlock } from './attention.js';
+import type { NonFiniteWeights } from './non-finite.js';
 
 const int = (n: number) => n.toLocaleString('en-US');
 
@@ -48,6 +49,16 @@ function attentionGroups(blocks: AttentionBlock[]): string[] {
   return table(rows, [3, 4, 5, 6, 7]);
 }
 
+function nonFiniteLines(w: NonFiniteWeights): string[] {
+  const unread = w.unread ? ` (${int(w.unread)} not read: their external data is absent)` : '';
+  if (!w.tensors.length) return [`weights: no NaN or Infinity in ${int(w.scanned)} float tensors${unread}`];
+  const lines = [`weights: NaN or Infinity in ${w.tensors.length} of ${int(w.scanned)} float tensors (${int(w.nan)} NaN, ${int(w.posInf)} +Inf, ${int(w.negInf)} -Inf)${unread}`];
+  const shown = w.tensors.slice(0, 20);
+  lines.push(...table([['tensor', 'dtype', 'NaN', '+Inf', '-Inf'], ...shown.map((t) => [t.name, t.dtype, int(t.nan), int(t.posInf), int(t.negInf)])], [2, 3, 4]));
+  if (w.tensors.length > shown.length) lines.push(`  ... and ${w.tensors.length - shown.length} more (--json lists all)`);
+  return lines;
+}
+
 export function formatInspectReport(r: InspectReport, source: string): string {
   const lines: string[] = [];
   const opsets = Object.entries(r.opsets).map(([d, v]) => `${d} ${v}`).join(', ');
@@ -87,6 +98,8 @@ export function formatInspectReport(r: InspectReport, source: string): string {
   if (r.ignoredDims.length) lines.push(`  no input has the dims ${r.ignoredDims.join(', ')}`);
   lines.push(...table(Object.entries(f.byOp).sort((x, y) => y[1] - x[1]).map(([op, n]) => [op, si(n)]), [1]));
   lines.push(`  by kind: weights ${si(f.byKind.weights)}, attention ${si(f.byKind.attention)}, other ${si(f.byKind.other)}`);
+
+  if (r.nonFiniteWeights) lines.push('', ...nonFiniteLines(r.nonFiniteWeights));
 
   const inf = r.inference;
   const unknown = Object.entries(inf.unknownOps).map(([op, n]) => `${op} ×${n}`);

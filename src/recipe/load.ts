@@ -56,6 +56,7 @@ export function loadRecipe(file: string, registry?: PassRegistry): Plan {
     throw new SdxlOptError('UNSAFE_PATH', `model '${recipe.model}' is neither a file nor a folder`, { where: recipe.modelWhere });
   }
   const pipeline = stat.isDirectory();
+  checkOutputLinks(recipe, base, outputPath);
   checkOutputPlace(recipe, path.resolve(file), pipeline ? modelPath : path.dirname(modelPath), outputPath);
   const plan: Plan = { recipe, recipeFile: path.resolve(file), modelPath, pipeline, outputPath, components: [], skipped: [] };
   if (!pipeline) {
@@ -161,6 +162,36 @@ function checkOutputPlace(recipe: Recipe, recipeFile: string, modelFolder: strin
       throw new SdxlOptError('UNSAFE_PATH', `output '${recipe.output}' is ${folder === out ? '' : 'a folder containing '}${what}`, {
         where: recipe.outputWhere,
         hint: 'sdxl-opt replaces the output folder as a whole; choose a new folder, e.g. out/<name>',
+      });
+    }
+  }
+}
+
+/**
+ * Refuses an output path that passes through a symbolic link leading out of the folder the link sits in
+ * (`output: out/unet` with `out` → `/elsewhere`): the output would land somewhere the recipe does not say, and the
+ * folder there is replaced as a whole. Links that stay within their folder, and those above the recipe's folder for
+ * a relative output, are followed as usual.
+ */
+function checkOutputLinks(recipe: Recipe, recipeFolder: string, output: string): void {
+  const start = isInside(output, recipeFolder) ? recipeFolder : path.parse(output).root;
+  let at = start;
+  for (const part of path.relative(start, output).split(path.sep).filter(Boolean)) {
+    const parent = at;
+    at = path.join(at, part);
+    let link: fs.Stats;
+    try {
+      link = fs.lstatSync(at);
+    } catch {
+      return; // the rest does not exist yet: it will be made as a plain folder
+    }
+    if (!link.isSymbolicLink()) continue;
+    const target = realOrResolved(at);
+    const folder = realOrResolved(parent);
+    if (target !== folder && !isInside(target, folder)) {
+      throw new SdxlOptError('UNSAFE_PATH', `output '${recipe.output}' leads through the symbolic link '${at}' to '${target}', outside '${parent}'`, {
+        where: recipe.outputWhere,
+        hint: `write the real path in the recipe if the output belongs there: ${realOrResolved(output)}`,
       });
     }
   }

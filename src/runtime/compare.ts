@@ -1,7 +1,8 @@
 /**
  * Parity metrics between a reference output and a candidate output, in double precision. Metrics are computed
- * over the elements finite on both sides; non-finite values are counted instead, and any in the candidate fails
- * the comparison (a NaN that the metrics skipped would otherwise pass silently).
+ * over the elements finite on both sides; non-finite values are counted instead, and any on either side fails
+ * the comparison: in the candidate, a NaN that the metrics skipped would otherwise pass silently; in the reference,
+ * there is nothing trustworthy to compare against (the input model is broken, or the inputs drove it out of range).
  */
 
 export interface Tolerance {
@@ -72,6 +73,9 @@ export function toleranceFailures(name: string, m: Metrics, tolerance: Tolerance
   const failures: string[] = [];
   if (m.nonFinite.candidate > 0) {
     failures.push(`${name}: ${m.nonFinite.candidate} non-finite values (NaN or ±Infinity) in the candidate`);
+  }
+  if (m.nonFinite.reference > 0) {
+    failures.push(`${name}: ${m.nonFinite.reference} non-finite values (NaN or ±Infinity) in the reference: its outputs cannot be compared against`);
   }
   if (!(m.cosine >= cosine)) failures.push(`${name}: cosine ${fmt(m.cosine)} is below ${cosine}`);
   if (tolerance.relL2 !== undefined && !(m.relL2 <= tolerance.relL2)) {
