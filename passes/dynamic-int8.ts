@@ -266,6 +266,9 @@ function messageOf(e: unknown): string {
 export function failureKind(message: string): string {
   const status = /\b(CUBLAS_STATUS_\w+|CUDNN_STATUS_\w+|CUDA_ERROR_\w+|cudaError\w+)\b/.exec(message)?.[1];
   if (status) return status;
+  // ORT prints cuBLAS statuses by number: "CUBLAS failure 15: the requested functionality is not supported".
+  const cublas = /CUBLAS failure (\d+): ([^;]+)/.exec(message);
+  if (cublas) return `cuBLAS status ${cublas[1]} (${cublas[2]!.trim()})`;
   return message.length > 120 ? `${message.slice(0, 117)}...` : message;
 }
 

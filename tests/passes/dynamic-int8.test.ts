@@ -294,16 +294,17 @@ test("dynamic-int8: target defaults to the recipe's target, and an explicit targ
 });
 
 /**
- * ORT 1.29's MatMulInteger on CUDA calls cublasGemmEx with int8 operands in a layout cuBLAS on an H100 refuses
- * (CUBLAS_STATUS_NOT_SUPPORTED, notes/int8-kernels.md). That refusal is known: the run is marked todo with the
- * reason, visible in the output. Any other error fails.
+ * ORT 1.29's MatMulInteger on CUDA calls cublasGemmEx with int8 operands, and cuBLAS on the H100 refuses some shapes
+ * (CUBLAS_STATUS_NOT_SUPPORTED, printed by ORT as "CUBLAS failure 15"; seen on the small UNet's cross-attention K
+ * projection, while every full-size SDXL shape probed ran: notes/int8-kernels.md). That refusal is known: the run is
+ * marked todo with the reason, visible in the output. Any other error fails.
  */
 async function runOrKnownRefusal(t: TestContext, work: () => Promise<void>): Promise<void> {
   try {
     await work();
   } catch (e) {
     const message = e instanceof Error ? e.message : String(e);
-    if (!/CUBLAS_STATUS_NOT_SUPPORTED/.test(message)) throw e;
+    if (!/CUBLAS_STATUS_NOT_SUPPORTED|CUBLAS failure 15\b/.test(message)) throw e;
     t.todo(`known: cuBLAS refuses ORT's int8 GEMM on this GPU (CUBLAS_STATUS_NOT_SUPPORTED): ${message.slice(0, 300)}`);
   }
 }
