@@ -17,7 +17,7 @@ import { readModel } from '../io/read.js';
 import { writeModel } from '../io/write.js';
 import type { Model } from '../ir/model.js';
 import { compareOutput, DEFAULT_TOLERANCE, type OutputComparison, type Tolerance } from '../runtime/compare.js';
-import { DimResolver } from '../runtime/dims.js';
+import { DimResolver, dimsInModelNames } from '../runtime/dims.js';
 import { DEFAULT_SEED } from '../runtime/inputs.js';
 import type { Provider } from '../runtime/ort.js';
 import { placementOf, type Placement } from '../runtime/placement.js';
@@ -156,7 +156,8 @@ async function buildCandidate(modelFile: string, candidate: Candidate, dir: stri
   await fsp.rm(dir, { recursive: true, force: true });
   await fsp.mkdir(dir, { recursive: true });
   const model: Model = await readModel(modelFile, { requireData: true });
-  await runPasses(model, candidate.steps, { dims: candidate.dims, target: candidate.target });
+  const names = model.graph.inputs.flatMap((v) => (v.shape ?? []).filter((d): d is string => typeof d === 'string'));
+  await runPasses(model, candidate.steps, { dims: dimsInModelNames(candidate.dims, names), target: candidate.target });
   const file = path.join(dir, 'model.onnx');
   const written = await writeModel(model, file);
   return { file, buildMs: performance.now() - started, nodes: model.graph.nodeCount, bytes: written.modelBytes + written.dataBytes };
