@@ -29,6 +29,7 @@ import type { Value } from '../src/ir/value.js';
 import { DataType } from '../src/onnx/dtype.js';
 import { precisionProblems } from '../src/precision/consistency.js';
 import { narrowingOf } from '../src/precision/convert-tensor.js';
+import { dimsInModelNames } from '../src/runtime/dims.js';
 import { DEFAULT_OVERFLOW_THRESHOLD, probeOverflow } from '../src/precision/overflow-probe.js';
 import { planPrecision, type Reason } from '../src/precision/plan.js';
 import { applyPlan, typeSuffix, type ConvertedWeight } from '../src/precision/rewrite.js';
@@ -109,7 +110,9 @@ export const cast = definePass<CastParams>({
 
     let overflowing = new Set<Value>();
     if (params.overflow === 'auto') {
-      const dims = { ...ctx.dims, ...parseDims(params.overflow_dims) };
+      // overflow_dims may use the recipe's names (height=64) for the model's own (h, height_latent).
+      const names = graph.inputs.flatMap((v) => (v.shape ?? []).filter((d): d is string => typeof d === 'string'));
+      const dims = { ...ctx.dims, ...dimsInModelNames(parseDims(params.overflow_dims), names) };
       const probe = await probeOverflow(ctx.model, {
         threshold: params.overflow_threshold,
         dims,

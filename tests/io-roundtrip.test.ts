@@ -17,7 +17,13 @@ import { smallUnetIo } from './helpers/recorded-io.js';
 import { maxAbsDiff, runOnCpu } from './helpers/ort-run.js';
 import { hashDir, sha256File, tempDir } from './helpers/temp-dir.js';
 
-const INLINE_FIXTURES = ['sdxl-unet-small-ts17.onnx', 'sdxl-unet-small-dynamo18.onnx', 'sdxl-vae-decoder-tiny-ts17.onnx'];
+const INLINE_FIXTURES = [
+  'sdxl-unet-small-ts17.onnx',
+  'sdxl-unet-small-dynamo18.onnx',
+  'sdxl-vae-decoder-tiny-ts17.onnx',
+  'sdxl-text-encoder-tiny-ts17.onnx',
+  'sdxl-text-encoder-2-tiny-ts17.onnx',
+];
 
 /** Tolerance the fixture README states for ONNX Runtime CPU against PyTorch. */
 const PYTORCH_TOLERANCE = 1.2e-6;

@@ -33,6 +33,8 @@ export interface AttentionMatch {
   headSize: number;
   /** The product of every scalar on Q, on K and on the scores. */
   scale: number;
+  /** What is added to the scaled scores before the Softmax (a causal or padding mask, a position bias). */
+  mask?: Value;
 }
 
 export type AttentionMatchResult = AttentionMatch | { reason: string };
@@ -94,24 +96,46 @@ function traceToHeadSplit(start: Value, role: string, layout: Labels, scalable: 
   return { reason: `${role} goes through more than ${MAX_PATH} nodes before a head split` };
 }
 
-/** The scores' scalars, walking back from the Softmax to the Q·Kᵀ MatMul. */
-function traceScores(softmax: Node, known: KnownValues): { matmul: Node; factor: number } | { reason: string } {
+/** Whether `v` is a MatMul's result through scalar scales and pass-through ops. */
+function reachesMatMul(v: Value | undefined, known: KnownValues): boolean {
+  for (let step = 0; v && step < MAX_PATH; step++) {
+    const p = v.producer;
+    if (!p) return false;
+    if (p.is('MatMul')) return true;
+    v = scalarFactor(p, known)?.input ?? (passesThrough(p) ? p.input(0) : undefined);
+  }
+  return false;
+}
+
+/**
+ * The scores' scalars, walking back from the Softmax to the Q·Kᵀ MatMul, and the additive mask on the way (one
+ * Add whose other operand is not computed from the scores). A mask scaled together with the scores is not taken.
+ */
+function traceScores(softmax: Node, known: KnownValues): { matmul: Node; factor: number; mask?: Value } | { reason: string } {
   let factor = 1;
+  let mask: Value | undefined;
   let at = softmax.input(0)!;
   for (let step = 0; step < MAX_PATH; step++) {
     if (at.useCount !== 1) return { reason: `the scores ${at} are also read outside the attention` };
     const p = at.producer;
     if (!p) return { reason: `its input ${at} is not computed from Q and K` };
-    if (p.is('MatMul')) return { matmul: p, factor };
+    if (p.is('MatMul')) return { matmul: p, factor, ...(mask ? { mask } : {}) };
     const scaled = scalarFactor(p, known);
     if (scaled) {
       factor *= scaled.factor;
       at = scaled.input;
     } else if (passesThrough(p)) {
       at = p.input(0)!;
+    } else if (p.is('Add') && p.inputs.length === 2) {
+      const [a, b] = [p.input(0)!, p.input(1)!];
+      const fromScores = [a, b].filter((x) => reachesMatMul(x, known));
+      if (fromScores.length !== 1) return { reason: `its scores come from ${p}, which adds ${fromScores.length ? 'two products' : 'no product of Q and Kᵀ'}` };
+      if (mask) return { reason: `its scores have two additive masks (${mask} and ${p})` };
+      if (factor !== 1) return { reason: `its additive mask (${p}) is scaled with the scores` };
+      at = fromScores[0]!;
+      mask = at === a ? b : a;
     } else {
-      const why = p.is('Add') ? ' (an additive mask or bias is not fused)' : '';
-      return { reason: `its scores come from ${p}, not from a MatMul of Q and Kᵀ${why}` };
+      return { reason: `its scores come from ${p}, not from a MatMul of Q and Kᵀ` };
     }
   }
   return { reason: 'its scores go through too many nodes' };
@@ -191,5 +215,6 @@ export function matchAttention(softmax: Node, known: KnownValues, opset: number)
     numHeads: q.heads,
     headSize: q.headSize,
     scale,
+    ...(s.mask ? { mask: s.mask } : {}),
   };
 }

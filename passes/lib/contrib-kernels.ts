@@ -8,6 +8,8 @@
  *   2026-11-25): SkipLayerNormalization, Gelu and BiasGelu run in float32 and float16, not bfloat16;
  *   SkipLayerNormalization in float64 is invalid (its schema allows float, float16 only). BiasSplitGelu and BiasAdd
  *   have no CPU kernel ("Could not find an implementation").
+ * - QuickGelu on CPU: float32 seen with onnxruntime 1.30 (Python, alpha 1.702, 2026-11-26); float16 has no CPU
+ *   kernel (docs/passes/cast.md). On CUDA: float, float16, bfloat16 as src/ort/kernels.ts lists it (source).
  * - CUDA: source (onnxruntime/contrib_ops/cuda/cuda_contrib_kernels.cc, diffusion/bias_split_gelu.cc,
  *   diffusion/bias_add.cc): SkipLayerNormalization float, float16, bfloat16 (bfloat16 also seen on an H100, see
  *   ORT-FACTS.md); Gelu float, float64, float16, bfloat16; BiasGelu float, float16, bfloat16; BiasSplitGelu and
@@ -16,7 +18,7 @@
 import type { PassContext } from '../../src/engine/pass.js';
 import { DataType, dataTypeName } from '../../src/onnx/dtype.js';
 
-export type ContribOp = 'SkipLayerNormalization' | 'Gelu' | 'BiasGelu' | 'BiasSplitGelu' | 'BiasAdd';
+export type ContribOp = 'SkipLayerNormalization' | 'Gelu' | 'BiasGelu' | 'QuickGelu' | 'BiasSplitGelu' | 'BiasAdd';
 
 const D = DataType;
 
@@ -24,6 +26,7 @@ const KERNEL_TYPES: Record<ContribOp, Record<PassContext['target'], readonly Dat
   SkipLayerNormalization: { cpu: [D.FLOAT, D.FLOAT16], cuda: [D.FLOAT, D.FLOAT16, D.BFLOAT16] },
   Gelu: { cpu: [D.FLOAT, D.FLOAT16], cuda: [D.FLOAT, D.DOUBLE, D.FLOAT16, D.BFLOAT16] },
   BiasGelu: { cpu: [D.FLOAT, D.FLOAT16], cuda: [D.FLOAT, D.FLOAT16, D.BFLOAT16] },
+  QuickGelu: { cpu: [D.FLOAT], cuda: [D.FLOAT, D.FLOAT16, D.BFLOAT16] },
   BiasSplitGelu: { cpu: [], cuda: [D.FLOAT, D.FLOAT16] },
   BiasAdd: { cpu: [], cuda: [D.FLOAT, D.FLOAT16] },
 };

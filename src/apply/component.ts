@@ -15,6 +15,7 @@ import type { Graph } from '../ir/graph.js';
 import { SdxlOptError } from '../errors.js';
 import type { ComponentPlan } from '../recipe/load.js';
 import { errorReport, type ComponentReport, type Stage } from './report.js';
+import { dimMatches, dimsInModelNames } from '../runtime/dims.js';
 
 export type ComponentEvent =
   | { kind: 'stage'; component: string; stage: Stage }
@@ -77,7 +78,7 @@ export async function processComponent(plan: ComponentPlan, ctx: ComponentContex
 
     const run = await timed('passes', () =>
       runPasses(model, plan.steps, {
-        dims: plan.dims,
+        dims: dimsInModelNames(plan.dims, symbolicInputDims(model.graph)),
         target: ctx.target,
         measure: ctx.runtime.modelTimer({ provider: timingProvider(plan, ctx.target) }),
         ...(ctx.checkTypes ? { checkTypes: ctx.checkTypes } : {}),
@@ -158,14 +159,15 @@ export function symbolicInputDims(graph: Graph): Set<string> {
 
 function dimsFor(dims: Record<string, number>, graph: Graph, strict: boolean, where: string): Record<string, number> {
   const have = symbolicInputDims(graph);
-  const unknown = Object.keys(dims).filter((d) => !have.has(d));
+  const matches = (d: string) => [...have].some((name) => dimMatches(name, d));
+  const unknown = Object.keys(dims).filter((d) => !matches(d));
   if (strict && unknown.length) {
     throw new SdxlOptError('BAD_RECIPE', `dims ${unknown.map((d) => `'${d}'`).join(', ')} match no input dim of the model`, {
       where,
       hint: have.size ? `the model's input dims: ${[...have].join(', ')}` : 'all its input shapes are fixed: give no dims',
     });
   }
-  return Object.fromEntries(Object.entries(dims).filter(([d]) => have.has(d)));
+  return Object.fromEntries(Object.entries(dims).filter(([d]) => matches(d)));
 }
 
 function inputBytes(modelFile: string, dataFiles: readonly string[]): number {

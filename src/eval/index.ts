@@ -25,6 +25,7 @@ const EVALUATORS: ReadonlyMap<string, OpEvaluator> = new Map<string, OpEvaluator
   ['Slice', m.slice],
   ['Gather', m.gather],
   ['Expand', m.expand],
+  ['Trilu', m.trilu],
   ['Cast', e.cast],
   ['Add', e.add],
   ['Sub', e.sub],

@@ -255,3 +255,28 @@ export const expand: OpEvaluator = (inputs, ctx) => {
   for (let i = 0; i < count; i++) (out as unknown as (number | bigint)[])[i] = data.data[map[i]!]!;
   return [host(data.dtype, outDims, out)];
 };
+
+/**
+ * Trilu: keeps the upper (upper=1, the default) or lower triangle of the last two axes, counting diagonals from
+ * k (input 1, default 0), and zeroes the rest. TorchScript builds the causal attention mask with it.
+ */
+export const trilu: OpEvaluator = (inputs, ctx) => {
+  const data = required(inputs, 0, ctx);
+  const rank = data.dims.length;
+  if (rank < 2) refuse('Trilu needs a tensor of rank 2 or more');
+  const k = inputs[1] ? intList(inputs[1], 'Trilu k')[0] ?? 0 : 0;
+  const upper = ctx.node.attrInt('upper', 1) === 1;
+  const rows = data.dims[rank - 2]!;
+  const cols = data.dims[rank - 1]!;
+  checkSize(ctx, data.dtype, data.data.length);
+  const out = allocate(data.dtype, data.data.length);
+  const src = data.data as unknown as ArrayLike<number | bigint>;
+  const dst = out as unknown as (number | bigint)[];
+  for (let i = 0; i < data.data.length; i++) {
+    const col = i % cols;
+    const row = Math.floor(i / cols) % rows;
+    const keep = upper ? col - row >= k : col - row <= k;
+    if (keep) dst[i] = src[i]!;
+  }
+  return [host(data.dtype, data.dims, out)];
+};

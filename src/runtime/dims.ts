@@ -14,7 +14,27 @@ const ALIASES: Readonly<Record<string, string>> = {
   w: 'width',
   batch_size: 'batch',
   sequence_length: 'sequence',
+  height_latent: 'height',
+  width_latent: 'width',
 };
+
+/** Whether the model dim `name` takes the size given as `given` (itself, or its alias). */
+export function dimMatches(name: string, given: string): boolean {
+  return name === given || ALIASES[name] === given;
+}
+
+/**
+ * `dims` spelled the way a model names its dims: each given size also under every alias `names` uses (a recipe's
+ * `batch: 1` fixes an Optimum export's `batch_size`, `height: 128` a VAE decoder's `h` or `height_latent`).
+ */
+export function dimsInModelNames(dims: Readonly<Record<string, number>>, names: Iterable<string>): Record<string, number> {
+  const out: Record<string, number> = { ...dims };
+  for (const name of names) {
+    const canonical = ALIASES[name];
+    if (!Object.hasOwn(out, name) && canonical !== undefined && Object.hasOwn(dims, canonical)) out[name] = dims[canonical]!;
+  }
+  return out;
+}
 
 export class DimResolver {
   private readonly table: Record<string, number>;

@@ -18,7 +18,7 @@ import { readModel } from '../io/read.js';
 import { writeModel } from '../io/write.js';
 import type { Model } from '../ir/model.js';
 import { compareOutput, DEFAULT_TOLERANCE, type OutputComparison, type Tolerance } from '../runtime/compare.js';
-import { DimResolver } from '../runtime/dims.js';
+import { DimResolver, dimsInModelNames } from '../runtime/dims.js';
 import { DEFAULT_SEED } from '../runtime/inputs.js';
 import type { Provider } from '../runtime/ort.js';
 import { placementOf, type Placement } from '../runtime/placement.js';
@@ -159,7 +159,8 @@ async function buildCandidate(modelFile: string, candidate: Candidate, dir: stri
   await fsp.mkdir(dir, { recursive: true });
   const model: Model = await readModel(modelFile, { requireData: true });
   // Passes that choose by timing (dynamic-int8's filter: auto) time on the provider the table measures on.
-  await runPasses(model, candidate.steps, { dims: candidate.dims, target: candidate.target, measure });
+  const names = model.graph.inputs.flatMap((v) => (v.shape ?? []).filter((d): d is string => typeof d === 'string'));
+  await runPasses(model, candidate.steps, { dims: dimsInModelNames(candidate.dims, names), target: candidate.target, measure });
   const file = path.join(dir, 'model.onnx');
   const written = await writeModel(model, file);
   return { file, buildMs: performance.now() - started, nodes: model.graph.nodeCount, bytes: written.modelBytes + written.dataBytes };

@@ -83,6 +83,9 @@ const CASES: Case[] = [
   { title: 'ReduceProd opset 13 axes attribute', op: 'ReduceProd', inputs: [f('a', [1, 2, 3, 4, 5, 6], [2, 3])], attrs: { axes: [1] }, outType: DataType.FLOAT },
   { title: 'ReduceProd opset 18 axes input', op: 'ReduceProd', opset: 18, inputs: [f('a', [1, 2, 3, 4, 5, 6], [2, 3]), i64('ax', [0])], attrs: { keepdims: 0 }, outType: DataType.FLOAT },
   { title: 'Identity', op: 'Identity', inputs: [i64('a', [1, 2])], outType: DataType.INT64 },
+  { title: 'Trilu upper (the causal mask)', op: 'Trilu', inputs: [f('a', [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12], [3, 4])], outType: DataType.FLOAT },
+  { title: 'Trilu lower, k=-1, batched', op: 'Trilu', inputs: [f('a', Array.from({ length: 18 }, (_, i) => i + 1), [2, 3, 3]), i64('k', [-1], [])], attrs: { upper: 0 }, outType: DataType.FLOAT },
+  { title: 'Trilu upper, k=2, int64', op: 'Trilu', inputs: [i64('a', [1, 2, 3, 4, 5, 6, 7, 8, 9], [3, 3]), i64('k', [2], [])], outType: DataType.INT64 },
 ];
 
 function nodeOf(c: Case) {

@@ -1,7 +1,7 @@
 /**
  * Test only: com.microsoft.MultiHeadAttention written back as standard ONNX ops (Reshape, Transpose, Gather,
  * MatMul, Softmax), following ONNX Runtime's documented layouts: packed QKV (B, S, N, 3, H), packed KV
- * (B, L, N, 2, H), or separate (B, S, N·H). ONNX Runtime's CPU provider has no packed-QKV/KV kernel; running the
+ * (B, L, N, 2, H), or separate (B, S, N·H); attention_bias and unidirectional become Adds on the scores. ONNX Runtime's CPU provider has no packed-QKV/KV kernel; running the
  * lowered graph on the CPU checks the weight interleaving and reshape layout that CUDA will run as they are.
  */
 import { makeAttr, type AttributeValue } from '../../src/ir/attributes.js';
@@ -43,6 +43,15 @@ function lower(graph: Graph, mha: Node): void {
   if (scale === undefined) throw new Error('the lowering needs an explicit scale');
   const scaleValue = graph.addInitializer('lowered_scale', new Tensor(DataType.FLOAT, [], new InlineData(new Uint8Array(new Float32Array([scale]).buffer))));
   scores = op('Mul', [scores, scaleValue]);
+  const bias = mha.input(5);
+  if (bias) scores = op('Add', [scores, bias]);
+  if (mha.attrInt('unidirectional') === 1) {
+    // Causal: -inf above the diagonal of (S, S); needs a known sequence length.
+    const s = query!.shape?.[1];
+    if (typeof s !== 'number') throw new Error('the lowering of unidirectional attention needs a fixed sequence length');
+    const mask = new Float32Array(s * s).map((_, i) => (i % s > Math.floor(i / s) ? -Infinity : 0));
+    scores = op('Add', [scores, graph.addInitializer('lowered_causal', new Tensor(DataType.FLOAT, [s, s], new InlineData(new Uint8Array(mask.buffer))))]);
+  }
   const context = op('MatMul', [op('Softmax', [scores], { axis: -1 }), v]);
   const merged = op('Reshape', [op('Transpose', [context], { perm: [0, 2, 1, 3] }), int64s(graph, [0, 0, -1])]);
   graph.replaceAllUsesWith(mha.output(0), merged, { graphOutputs: true });

@@ -50,7 +50,7 @@ test('fuse-gelu: every grouping of x·0.5·(1+erf(x/√2)) becomes BiasGelu with
   for (const [form, nodes] of Object.entries(FORMS)) {
     const model = tinyModel(geluSpec(nodes));
     const result = await runFusion(fuseGelu, model);
-    assert.deepEqual(result.counts, { candidates: 1, gelu: 0, bias_gelu: 1 }, form);
+    assert.deepEqual(result.counts, { candidates: 1, gelu: 0, bias_gelu: 1, quick_gelu: 0 }, form);
     assert.deepEqual(opCountsWithDomain(model), { 'com.microsoft:BiasGelu': 1 }, form);
     assert.deepEqual(model.graph.outputs.map((v) => v.name), ['out']);
     const error = await compareOnCpu(tinyModel(geluSpec(nodes)), model, feeds());
@@ -62,7 +62,7 @@ test('fuse-gelu: a bias Add read elsewhere too stays, and the Gelu alone fuses',
   const spec = geluSpec(FORMS.torchscript!, { extraOutputs: ['x'] });
   const model = tinyModel(spec);
   const result = await runFusion(fuseGelu, model);
-  assert.deepEqual(result.counts, { candidates: 1, gelu: 1, bias_gelu: 0 });
+  assert.deepEqual(result.counts, { candidates: 1, gelu: 1, bias_gelu: 0, quick_gelu: 0 });
   assert.deepEqual(opCountsWithDomain(model), { Add: 1, 'com.microsoft:Gelu': 1 });
   assert.ok((await compareOnCpu(tinyModel(spec), model, feeds())) < 1e-6);
 });
@@ -92,7 +92,7 @@ for (const name of ['sdxl-unet-small-ts17.onnx', 'sdxl-unet-small-dynamo18.onnx'
     const parity = await parityOnFixture(name, async (m) => (counts = (await runFusion(fuseGelu, m)).counts));
     t.diagnostic(`${name}: ${JSON.stringify(counts)}, relative L2 ${parity.error}`);
     // The Gelu's input is a half of the GEGLU projection, not a bias Add: Gelu, not BiasGelu.
-    assert.deepEqual(counts, { candidates: 11, gelu: 11, bias_gelu: 0 });
+    assert.deepEqual(counts, { candidates: 11, gelu: 11, bias_gelu: 0, quick_gelu: 0 });
     assert.ok(parity.error < 1e-5, `relative L2 ${parity.error}`);
   });
 }
@@ -102,11 +102,33 @@ test('fuse-gelu: full SDXL UNet graph: 70 (none are left when fuse-bias-split-ge
   const started = performance.now();
   const result = await runFusion(fuseGelu, model, {}, { target: 'cuda' });
   t.diagnostic(`full UNet: ${JSON.stringify(result.counts)} in ${(performance.now() - started).toFixed(0)} ms`);
-  assert.deepEqual(result.counts, { candidates: 70, gelu: 70, bias_gelu: 0 });
+  assert.deepEqual(result.counts, { candidates: 70, gelu: 70, bias_gelu: 0, quick_gelu: 0 });
 });
 
 test('fuse-gelu: running twice changes nothing the second time', async () => {
   const model = await readModel(fixture('sdxl-unet-small-dynamo18.onnx'));
   assert.equal((await runFusion(fuseGelu, model)).changed, true);
   assert.equal((await runFusion(fuseGelu, model)).changed, false);
+});
+
+test("fuse-gelu: the text encoders: CLIP-L's quick_gelu becomes QuickGelu(alpha 1.702), bigG's Erf Gelu BiasGelu; the VAE's SiLUs stay", async () => {
+  const { loadFixture, parityOnCpu } = await import('../helpers/attention-support.js');
+  const { TEXT_ENCODER, TEXT_ENCODER_2, tokenFeeds } = await import('../helpers/text-encoder.js');
+  const clipL = loadFixture(TEXT_ENCODER);
+  const l = await runFusion(fuseGelu, clipL);
+  assert.deepEqual(l.counts, { candidates: 0, gelu: 0, bias_gelu: 0, quick_gelu: 2 });
+  const quick = clipL.graph.nodes().filter((n) => n.is('QuickGelu', 'com.microsoft'));
+  assert.deepEqual(quick.map((n) => n.attrFloat('alpha')!.toFixed(3)), ['1.702', '1.702']);
+  assert.equal(opCountsWithDomain(clipL).Sigmoid, undefined);
+  assert.ok((await parityOnCpu(loadFixture(TEXT_ENCODER), clipL, tokenFeeds(2))) < 1e-6);
+
+  const bigG = loadFixture(TEXT_ENCODER_2);
+  const g = await runFusion(fuseGelu, bigG);
+  assert.deepEqual(g.counts, { candidates: 2, gelu: 0, bias_gelu: 2, quick_gelu: 0 });
+  assert.ok((await parityOnCpu(loadFixture(TEXT_ENCODER_2), bigG, tokenFeeds(2))) < 1e-5);
+
+  const vae = loadFixture('sdxl-vae-decoder-tiny-ts17.onnx');
+  const v = await runFusion(fuseGelu, vae);
+  assert.equal(v.changed, false);
+  assert.equal(opCountsWithDomain(vae).Sigmoid, 17);
 });

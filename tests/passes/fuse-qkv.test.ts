@@ -108,7 +108,7 @@ describe('fuse-qkv', () => {
     assert.equal((await runPass(fuseQkv, model)).changed, false);
     // fuse-attention still recognizes every block through the Split.
     const attention = await runPass(fuseAttention, model);
-    assert.deepEqual(attention.counts, { softmax: 22, fused: 22, self: 11, cross: 11, unmatched: 0 });
+    assert.deepEqual(attention.counts, { softmax: 22, fused: 22, self: 11, cross: 11, causal: 0, biased: 0, unmatched: 0 });
   });
 
   it('the dynamo export splits alike (packed:false) with the same outputs', async () => {

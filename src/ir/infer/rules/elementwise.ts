@@ -23,7 +23,7 @@ const UNARY_VALUES: Record<string, Unary | undefined> = {
 export const SAME_AS_INPUT_OPS = [
   'Identity', 'Sqrt', 'Erf', 'Sigmoid', 'Sin', 'Cos', 'Exp', 'Log', 'Neg', 'Abs', 'Relu', 'Tanh', 'Reciprocal',
   'Floor', 'Ceil', 'Round', 'Softplus', 'Softsign', 'Gelu', 'HardSigmoid', 'HardSwish', 'LeakyRelu', 'Elu', 'Selu',
-  'Celu', 'Mish', 'Clip', 'Softmax', 'LogSoftmax', 'InstanceNormalization', 'GroupNormalization', 'Dropout',
+  'Celu', 'Mish', 'Clip', 'Softmax', 'LogSoftmax', 'InstanceNormalization', 'GroupNormalization', 'Dropout', 'Trilu',
 ] as const;
 
 export const sameAsInput: Rule = (ctx) => {
