@@ -5,7 +5,8 @@
  * Rules:
  * 1. float32 weights and compute become `to`. Weights convert lazily, chunk by chunk, when the model is written.
  *    float16 rounds to nearest even, into its subnormals, and clamps finite values past ±65504; bfloat16 rounds to
- *    nearest even. Every tensor with clamped or flushed-to-zero values is reported (counts and log).
+ *    nearest even. Every tensor with clamped or flushed-to-zero values is reported (counts and log), counted as the
+ *    writer converts it: the report is completed once the model is written.
  * 2. An operator runs in `to` only where its ONNX schema accepts `to` at the model's opset and ONNX Runtime has a
  *    kernel for it on the target (src/ort/kernels.ts); otherwise it runs in float16 (bfloat16 models) or float32,
  *    behind Casts. Nothing is left to fall back to the CPU silently, and no dtype is emitted that ONNX rejects.
@@ -20,7 +21,7 @@
  *    each other are removed (the model's own Cast pairs are its arithmetic and stay). Running the pass twice changes
  *    nothing the second time.
  */
-import { definePass, unchanged, type PassContext, type PassResult } from '../src/engine/pass.js';
+import { definePass, unchanged, type LateReport, type PassResult } from '../src/engine/pass.js';
 import { SdxlOptError, isSdxlOptError } from '../src/errors.js';
 import { inferTypes } from '../src/ir/infer/index.js';
 import type { Graph } from '../src/ir/graph.js';
@@ -28,7 +29,7 @@ import type { Node } from '../src/ir/node.js';
 import type { Value } from '../src/ir/value.js';
 import { DataType } from '../src/onnx/dtype.js';
 import { precisionProblems } from '../src/precision/consistency.js';
-import { narrowingOf } from '../src/precision/convert-tensor.js';
+import { NarrowedData, narrowingOf } from '../src/precision/convert-tensor.js';
 import { dimsInModelNames } from '../src/runtime/dims.js';
 import { DEFAULT_OVERFLOW_THRESHOLD, probeOverflow } from '../src/precision/overflow-probe.js';
 import { planPrecision, type Reason } from '../src/precision/plan.js';
@@ -97,7 +98,7 @@ export const cast = definePass<CastParams>({
     },
     scan_weights: {
       type: 'boolean',
-      description: 'Read each converted weight once to count values that clamp or flush to zero (the SDXL UNet: 10 GB).',
+      description: 'Count, weight by weight, values that clamp or flush to zero, as the writer converts them (no read of its own).',
       default: true,
     },
   },
@@ -154,7 +155,6 @@ export const cast = definePass<CastParams>({
       });
     }
 
-    const weightCounts = params.scan_weights ? await scanWeights(rewrite.weights, ctx) : {};
     const counts: Record<string, number> = {
       ...dtypeCounts(graph),
       casts_added: rewrite.castsAdded,
@@ -165,7 +165,6 @@ export const cast = definePass<CastParams>({
       constants_converted: rewrite.constantsConverted,
       overflow_values: overflowing.size,
       ...reasons,
-      ...weightCounts,
     };
     for (const [key, says] of Object.values(REASON_KEYS)) if (reasons[key]) ctx.log(`${reasons[key]} nodes ${says}`);
     const spread =
@@ -176,6 +175,7 @@ export const cast = definePass<CastParams>({
       changed: true,
       counts,
       summary: `${spread} for ${provider}; ${rewrite.weights.length} weights converted, ${rewrite.castsAdded} Casts added`,
+      ...(params.scan_weights ? { afterWrite: () => narrowingReport(rewrite.weights) } : {}),
     };
   },
 });
@@ -247,24 +247,25 @@ function whyUnchanged(graph: Graph, planned: number): string[] {
   return [`${planned} nodes with float32 data all stay float32 (blocked, shape arithmetic, Sin/Cos, or no narrow kernel)`];
 }
 
-/** Reads each converted weight once to count what narrowing clamps and flushes; logs the tensors it affects. */
-async function scanWeights(weights: readonly ConvertedWeight[], ctx: PassContext): Promise<Record<string, number>> {
-  const log = ctx.log;
-  const totals = { weights_clamped: 0, weights_flushed: 0, tensors_clamped: 0, tensors_flushed: 0, weights_unscanned: 0 };
+/**
+ * What narrowing clamped and flushed, weight by weight. The writer converts each weight once and its data counts as
+ * it goes; a weight the writer did not read through (no write yet, or a later pass dropped it) is read here.
+ */
+async function narrowingReport(weights: readonly ConvertedWeight[]): Promise<LateReport> {
+  const totals = { weights_clamped: 0, weights_flushed: 0, tensors_clamped: 0, tensors_flushed: 0, weights_unscanned: 0, weights_scanned_again: 0 };
   const lines: string[] = [];
-  const total = weights.reduce((n, w) => n + w.source.byteLength, 0);
-  let done = 0;
   for (const w of weights) {
-    ctx.progress(done, total, 'bytes');
-    done += w.source.byteLength;
-    let stats;
-    try {
-      stats = await narrowingOf(w.source, w.to);
-    } catch (e) {
-      // A weight whose data file is missing cannot be read now (nor written later): count it, say so once.
-      if (!isSdxlOptError(e) || e.code !== 'EXTERNAL_DATA') throw e;
-      totals.weights_unscanned++;
-      continue;
+    let stats = w.tensor.data instanceof NarrowedData ? w.tensor.data.narrowing : undefined;
+    if (!stats) {
+      try {
+        stats = await narrowingOf(w.source, w.to);
+        totals.weights_scanned_again++;
+      } catch (e) {
+        // A weight whose data file is missing cannot be read now (nor written): count it, say so once.
+        if (!isSdxlOptError(e) || e.code !== 'EXTERNAL_DATA') throw e;
+        totals.weights_unscanned++;
+        continue;
+      }
     }
     totals.weights_clamped += stats.clamped;
     totals.weights_flushed += stats.flushed;
@@ -272,12 +273,20 @@ async function scanWeights(weights: readonly ConvertedWeight[], ctx: PassContext
     if (stats.flushed) totals.tensors_flushed++;
     if (stats.clamped || stats.flushed) lines.push(`  ${w.name} → ${typeSuffix(w.to)}: ${stats.clamped} clamped, ${stats.flushed} flushed to zero`);
   }
-  ctx.progress(total, total, 'bytes');
+  const log: string[] = [];
   if (lines.length) {
-    log(`${lines.length} weights lose values in narrowing (clamped to the largest finite value, or flushed to zero):`);
-    lines.slice(0, MAX_TENSOR_LINES).forEach((l) => log(l));
-    if (lines.length > MAX_TENSOR_LINES) log(`  ... and ${lines.length - MAX_TENSOR_LINES} more`);
+    log.push(`${lines.length} weights lose values in narrowing (clamped to the largest finite value, or flushed to zero):`);
+    log.push(...lines.slice(0, MAX_TENSOR_LINES));
+    if (lines.length > MAX_TENSOR_LINES) log.push(`  ... and ${lines.length - MAX_TENSOR_LINES} more`);
   }
-  if (totals.weights_unscanned) log(`${totals.weights_unscanned} weights not scanned: their external data is missing`);
-  return totals;
+  if (totals.weights_unscanned) log.push(`${totals.weights_unscanned} weights not scanned: their external data is missing`);
+  const lost = [
+    totals.weights_clamped && `${totals.weights_clamped} weight values clamped in ${plural(totals.tensors_clamped, 'tensor')}`,
+    totals.weights_flushed && `${totals.weights_flushed} weight values flushed to zero in ${plural(totals.tensors_flushed, 'tensor')}`,
+  ].filter(Boolean);
+  return { counts: totals, log, ...(lost.length ? { summary: `; ${lost.join(', ')}` } : {}) };
+}
+
+function plural(n: number, noun: string): string {
+  return `${n} ${noun}${n === 1 ? '' : 's'}`;
 }

@@ -4,7 +4,8 @@
  * reads nothing while the graph is rewritten.
  */
 import { SdxlOptError } from '../../src/errors.js';
-import { ComputedData, Tensor } from '../../src/ir/tensor.js';
+import { BlockMappedData, wordView } from '../../src/ir/block-data.js';
+import { Tensor } from '../../src/ir/tensor.js';
 import { bitsPerElement, dataTypeName } from '../../src/onnx/dtype.js';
 
 /**
@@ -34,24 +35,39 @@ export function packColumns(sources: readonly Tensor[], blocks: number, descript
   const totalCols = cols.reduce((a, b) => a + b, 0);
   const rowBytes = cols.map((c) => c * elementBytes);
   const runBytes = rowBytes.map((b) => b / blocks);
-  const byteLength = rows * totalCols * elementBytes;
 
-  const produce = async (): Promise<Uint8Array> => {
-    const bytes: Uint8Array[] = [];
-    for (const t of sources) bytes.push(await t.bytes());
-    const out = new Uint8Array(byteLength);
-    let at = 0;
-    for (let r = 0; r < rows; r++) {
-      for (let b = 0; b < blocks; b++) {
-        for (let t = 0; t < bytes.length; t++) {
-          const start = r * rowBytes[t]! + b * runBytes[t]!;
-          out.set(bytes[t]!.subarray(start, start + runBytes[t]!), at);
-          at += runBytes[t]!;
-        }
+  // Row r of the output is made from row r of each source: rows are the blocks, so the packing streams.
+  const data = new BlockMappedData(
+    sources.map((t) => t.data),
+    rowBytes,
+    totalCols * elementBytes,
+    rows,
+    (inputs, output, count) => packRows(inputs, output, count, runBytes, blocks, elementBytes),
+    description,
+  );
+  const dims = rank === 2 ? [rows, totalCols] : [totalCols];
+  return new Tensor(dtype, dims, data);
+}
+
+/**
+ * Fills `count` output rows: for each row, for each block, for each source, that source's run of the block. One
+ * set() per run, on 32-bit words where the elements allow: measured twice as fast as copying a head's 64 values
+ * element by element.
+ */
+function packRows(inputs: readonly Uint8Array[], output: Uint8Array, count: number, runBytes: readonly number[], blocks: number, elementBytes: number): void {
+  const word = elementBytes % 4 === 0 ? 4 : 1;
+  const from = inputs.map((b) => wordView(b, word));
+  const to = wordView(output, word);
+  const runs = runBytes.map((b) => b / word);
+  let at = 0;
+  for (let r = 0; r < count; r++) {
+    for (let b = 0; b < blocks; b++) {
+      for (let t = 0; t < from.length; t++) {
+        const run = runs[t]!;
+        const start = (r * blocks + b) * run;
+        to.set(from[t]!.subarray(start, start + run), at);
+        at += run;
       }
     }
-    return out;
-  };
-  const dims = rank === 2 ? [rows, totalCols] : [totalCols];
-  return new Tensor(dtype, dims, new ComputedData(byteLength, produce, description));
+  }
 }

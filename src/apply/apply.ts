@@ -90,8 +90,10 @@ export async function applyRecipe(recipeFile: string, options: ApplyOptions = {}
       skipped: plan.skipped,
       warnings: [...warnings, ...components.flatMap((c) => c.passes.flatMap((p) => p.warnings.map((w) => `${c.name}: ${w}`)))],
       wallMs: 0,
+      peakRssBytes: 0,
     };
     report.wallMs = performance.now() - started;
+    report.peakRssBytes = process.resourceUsage().maxRSS * 1024;
     await fsp.writeFile(path.join(staged.staging, REPORT_JSON), `${JSON.stringify(report, null, 2)}\n`);
     await fsp.writeFile(path.join(staged.staging, REPORT_MD), renderReport(report));
     await staged.commit();

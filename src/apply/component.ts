@@ -7,7 +7,8 @@ import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import type { RuntimeApi } from '../engine/bridge.js';
-import { runPasses, type RunnerEvent, type StepReport } from '../engine/runner.js';
+import { measureMemory } from '../engine/memory.js';
+import { runPasses, settleAfterWrite, type RunnerEvent, type StepReport } from '../engine/runner.js';
 import { graphStats } from '../engine/stats.js';
 import { readModel, sourceOf } from '../io/read.js';
 import { writeModel } from '../io/write.js';
@@ -54,16 +55,20 @@ export async function processComponent(plan: ComponentPlan, ctx: ComponentContex
     inputProblems: [],
     passes,
     timings: {},
+    memory: {},
   };
   let stage: Stage = 'read';
   const timed = async <T>(s: Stage, work: () => Promise<T>): Promise<T> => {
     stage = s;
     emit({ kind: 'stage', component: plan.name, stage: s });
     const started = performance.now();
+    const memory = measureMemory();
     try {
       return await work();
     } finally {
       report.timings[s] = performance.now() - started;
+      const rss = memory.stop();
+      report.memory[s] = { peakRssBytes: rss.peakBytes, rssAfterBytes: rss.endBytes };
     }
   };
 
@@ -92,7 +97,10 @@ export async function processComponent(plan: ComponentPlan, ctx: ComponentContex
 
     const written = await timed('write', async () => {
       await fsp.mkdir(outputDir, { recursive: true });
-      return writeModel(model, outputFile, { onProgress: (bytes, total) => emit({ kind: 'written', component: plan.name, bytes, total }) });
+      const result = await writeModel(model, outputFile, { onProgress: (bytes, total) => emit({ kind: 'written', component: plan.name, bytes, total }) });
+      // What passes could only count as the writer converted their weights (cast's clamps and flushes).
+      await settleAfterWrite(passes);
+      return result;
     });
     const rel = (f: string): string => path.relative(ctx.staging, f).split(path.sep).join('/');
     report.output = {

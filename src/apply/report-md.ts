@@ -9,7 +9,7 @@ export function renderReport(r: ApplyReport): string {
   out.push(`- recipe: \`${r.recipe.file}\` (target ${r.recipe.target}${Object.keys(r.recipe.dims).length ? `, dims ${dimsText(r.recipe.dims)}` : ''})`);
   out.push(`- model: \`${r.model}\`${r.pipeline ? ' (pipeline folder)' : ''}`);
   out.push(`- output: \`${r.output}\``);
-  out.push(`- date: ${r.date}; total time ${seconds(r.wallMs)}`);
+  out.push(`- date: ${r.date}; total time ${seconds(r.wallMs)}${r.peakRssBytes ? `, peak RSS ${bytes(r.peakRssBytes)}` : ''}`);
   out.push(`- sdxl-opt ${r.environment.sdxlOpt}, Node ${r.environment.node}, ${r.environment.platform}, ${r.environment.cpus} × ${r.environment.cpu}, ${r.environment.memoryMiB} MiB`);
   const rt = r.environment.runtime;
   if (rt && 'error' in rt) out.push(`- ONNX Runtime: not available (${rt.error})`);
@@ -46,7 +46,7 @@ function component(c: ComponentReport, titled: boolean): string[] {
     for (const issue of i.issues) out.push(`- inference: ${issue}`);
     out.push('');
   }
-  out.push(...passes(c.passes));
+  out.push(...passes(c));
   if (c.before) out.push(...graphs(c.before, c.after));
   if (c.validation) {
     const v = c.validation;
@@ -73,20 +73,30 @@ function component(c: ComponentReport, titled: boolean): string[] {
   return out;
 }
 
-function passes(steps: readonly StepReport[]): string[] {
+function passes(c: ComponentReport): string[] {
+  const steps = c.passes;
   if (!steps.length) return ['No passes ran.', ''];
-  const out = ['### Passes', '', '| # | pass | result | time | check | peak RSS Δ | nodes |', '|---|---|---|---:|---:|---:|---|'];
+  const out = ['### Passes', '', '| # | pass | result | time | check | peak RSS | RSS after | nodes |', '|---|---|---|---:|---:|---:|---:|---|'];
   const notes: string[] = [];
+  // Reading and writing the model are rows of their own: on a large model they are most of the time and memory.
+  const stage = (name: 'read' | 'write', result: string): void => {
+    const t = c.timings[name];
+    const m = c.memory?.[name];
+    if (t === undefined) return;
+    out.push(`| · | *${name}* | ${cell(result)} | ${ms(t)} | | ${m ? bytes(m.peakRssBytes) : ''} | ${m ? bytes(m.rssAfterBytes) : ''} | |`);
+  };
+  stage('read', `${bytes(c.input.bytes)}`);
   const row = (s: StepReport, label: string): void => {
     const nodes = s.skipped ? '' : `${s.nodes.before} → ${s.nodes.after} (+${s.nodes.created} −${s.nodes.removed})`;
     const result = s.skipped ? 'skipped (disabled)' : `${s.changed ? '' : 'no change: '}${s.summary}`;
-    const figures = s.skipped ? ['', '', ''] : [ms(s.wallMs), ms(s.checkMs), bytes(s.peakRssDeltaBytes)];
+    const figures = s.skipped ? ['', '', '', ''] : [ms(s.wallMs), ms(s.checkMs), bytes(s.peakRssBytes ?? 0), bytes(s.rssAfterBytes ?? 0)];
     out.push(`| ${label} | ${s.pass} | ${cell(result)} | ${figures.join(' | ')} | ${nodes} |`);
     if (!s.changed && s.reasons?.length) notes.push(`- ${s.pass} (${label}) changed nothing because: ${s.reasons.join('; ')}`);
     for (const w of s.warnings) notes.push(`- ${s.pass} (${label}): ${w}`);
     s.steps?.forEach((sub, i) => row(sub, `${label}.${i + 1}`));
   };
   steps.forEach((s, i) => row(s, String(i + 1)));
+  stage('write', c.output ? `${bytes(c.output.modelBytes + c.output.dataBytes)}` : 'not written');
   out.push('');
   if (notes.length) out.push(...notes, '');
   return out;

@@ -35,6 +35,8 @@ export interface ComponentReport {
   before?: GraphStats;
   after?: GraphStats;
   timings: Partial<Record<Stage, number>>;
+  /** Resident memory of the process per stage: the highest seen during it, and what it was when the stage ended. */
+  memory: Partial<Record<Stage, StageMemory>>;
   validation?: {
     provider: Provider;
     dims: Record<string, number>;
@@ -53,6 +55,11 @@ export interface ComponentReport {
     speedup: number;
   };
   error?: ErrorReport;
+}
+
+export interface StageMemory {
+  peakRssBytes: number;
+  rssAfterBytes: number;
 }
 
 export interface EnvironmentReport {
@@ -82,6 +89,8 @@ export interface ApplyReport {
   /** Notes for the user: leftovers of interrupted runs, passes run out of the expected order. */
   warnings: string[];
   wallMs: number;
+  /** The process's highest resident memory over the whole run (the kernel's high-water mark), in bytes. */
+  peakRssBytes: number;
 }
 
 export function hostEnvironment(): EnvironmentReport {

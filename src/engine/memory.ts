@@ -3,11 +3,20 @@
  * exact but covers the whole process life, so it only tells about this work when the work set a new peak; below
  * that, periodic samples of the current RSS (taken whenever the work yields to the event loop) fill in.
  */
-const SAMPLE_MS = 20;
+const SAMPLE_MS = 100;
+
+export interface MemoryFigures {
+  /** The highest resident memory seen during the work, in bytes. */
+  peakBytes: number;
+  /** How far that peak rose above the resident memory when the work began (≥ 0). */
+  deltaBytes: number;
+  /** Resident memory when the work ended. */
+  endBytes: number;
+}
 
 export interface MemoryMeasurement {
-  /** Stops sampling; returns the peak RSS reached during the work minus the RSS when it began, in bytes (≥ 0). */
-  stop(): number;
+  /** Stops sampling and says what the work did to resident memory. */
+  stop(): MemoryFigures;
 }
 
 export function measureMemory(): MemoryMeasurement {
@@ -21,10 +30,11 @@ export function measureMemory(): MemoryMeasurement {
   return {
     stop() {
       clearInterval(timer);
-      peak = Math.max(peak, process.memoryUsage.rss());
+      const endBytes = process.memoryUsage.rss();
+      peak = Math.max(peak, endBytes);
       const max = maxRssBytes();
       if (max > startMax) peak = Math.max(peak, max);
-      return Math.max(0, peak - startRss);
+      return { peakBytes: peak, deltaBytes: Math.max(0, peak - startRss), endBytes };
     },
   };
 }

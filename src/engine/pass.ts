@@ -54,6 +54,21 @@ export interface PassResult {
   summary: string;
   /** When nothing changed: why (the most common question about a rewrite). */
   reasons?: string[];
+  /**
+   * What the pass can only tell once the model is written: lazy weights convert as the writer streams them, and
+   * counting what the conversion lost then costs no read of its own. Whoever writes the model calls it afterwards
+   * (apply does, through `settleAfterWrite`); its counts and log join the pass's. Called without a write, it reads
+   * what the writer did not.
+   */
+  afterWrite?: () => Promise<LateReport>;
+}
+
+/** Counts and notes a pass adds to its report after the model is written. */
+export interface LateReport {
+  counts: Record<string, number>;
+  log: string[];
+  /** Appended to the pass's summary ("; 3 weights clamped"). */
+  summary?: string;
 }
 
 export interface PassDefinition<P = Record<string, unknown>> {

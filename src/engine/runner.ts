@@ -13,7 +13,7 @@ import { checkTypes as inferCheckTypes } from '../ir/infer/check-types.js';
 import { inferTypes } from '../ir/infer/index.js';
 import type { ModelTimer } from './measure.js';
 import { measureMemory } from './memory.js';
-import { defaultParams, type PassContext, type PassDefinition, type PassResult } from './pass.js';
+import { defaultParams, type LateReport, type PassContext, type PassDefinition, type PassResult } from './pass.js';
 
 export interface PassStep {
   pass: PassDefinition<any>;
@@ -39,6 +39,10 @@ export interface StepReport {
   checkMs: number;
   /** How far the process's peak resident memory rose above where it stood when the pass began. */
   peakRssDeltaBytes: number;
+  /** The process's highest resident memory seen during the pass. */
+  peakRssBytes: number;
+  /** The process's resident memory when the pass ended. */
+  rssAfterBytes: number;
   nodes: { before: number; after: number; created: number; removed: number };
   /** Notes the pass logged. */
   log: string[];
@@ -90,6 +94,27 @@ export interface RunResult {
 
 const disabledSummary = 'disabled in the recipe';
 
+/** Reports of passes with something to add once the model is written (PassResult.afterWrite). */
+const lateReports = new WeakMap<StepReport, () => Promise<LateReport>>();
+
+/**
+ * Adds to each step report (nested ones included) what its pass could only tell after the model was written.
+ * Each pass's addition is made once.
+ */
+export async function settleAfterWrite(reports: readonly StepReport[]): Promise<void> {
+  for (const report of reports) {
+    const late = lateReports.get(report);
+    if (late) {
+      lateReports.delete(report);
+      const more = await late();
+      Object.assign(report.counts, more.counts);
+      report.log.push(...more.log);
+      if (more.summary) report.summary += more.summary;
+    }
+    await settleAfterWrite(report.steps ?? []);
+  }
+}
+
 /** Errors that already name the pass they came from, so the composite passes around it pass them on unchanged. */
 const attributed = new WeakSet<SdxlOptError>();
 
@@ -134,6 +159,8 @@ function skippedReport(step: PassStep): StepReport {
     wallMs: 0,
     checkMs: 0,
     peakRssDeltaBytes: 0,
+    peakRssBytes: 0,
+    rssAfterBytes: 0,
     nodes: { before: 0, after: 0, created: 0, removed: 0 },
     log: [],
     warnings: [],
@@ -221,7 +248,7 @@ class Runner {
     }
     // A composite's time is its own work and its parts', not the engine's checks after each part.
     const wallMs = performance.now() - started - checkTime(children);
-    const peakRssDeltaBytes = memory.stop();
+    const rss = memory.stop();
 
     let created = 0;
     for (const node of graph) {
@@ -258,12 +285,15 @@ class Runner {
       ...(result.reasons?.length ? { reasons: result.reasons } : {}),
       wallMs,
       checkMs,
-      peakRssDeltaBytes,
+      peakRssDeltaBytes: rss.deltaBytes,
+      peakRssBytes: rss.peakBytes,
+      rssAfterBytes: rss.endBytes,
       nodes: { before: nodesBefore, after: graph.nodeCount, created, removed },
       log,
       warnings,
       ...(children.length ? { steps: children } : {}),
     };
+    if (result.afterWrite) lateReports.set(report, result.afterWrite);
     this.emit({ kind: 'pass-end', report, depth: place.parents.length });
     return report;
   }

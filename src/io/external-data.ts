@@ -141,14 +141,14 @@ function ioError(e: unknown, file: string, where: string): SdxlOptError {
 
 /**
  * Read buffers of DEFAULT_CHUNK bytes, reused from one tensor to the next. Rewriting the full UNet reads 1,183
- * tensors; a fresh 16 MiB buffer for each cost about 2 GB of page faults. Concurrent readers each take their own;
- * a few are kept for reuse. Smaller reads use small buffers of their own.
+ * tensors; a fresh 16 MiB buffer for each cost about 2 GB of page faults. Each reader takes two (it reads ahead);
+ * a few are kept for reuse. Reads under 64 KiB use small buffers of their own.
  */
 const READ_BUFFER_POOL: Buffer[] = [];
-const POOLED_BUFFERS_KEPT = 4;
+const POOLED_BUFFERS_KEPT = 8;
 
 function takeReadBuffer(bytes: number): Buffer {
-  if (bytes < DEFAULT_CHUNK / 16) return Buffer.allocUnsafeSlow(bytes);
+  if (bytes < 64 * 1024) return Buffer.allocUnsafeSlow(bytes);
   const pooled = bytes <= DEFAULT_CHUNK ? (READ_BUFFER_POOL.pop() ?? Buffer.allocUnsafeSlow(DEFAULT_CHUNK)) : Buffer.allocUnsafeSlow(bytes);
   return pooled.subarray(0, bytes);
 }
@@ -171,6 +171,10 @@ export class ExternalData implements TensorData {
     return undefined;
   }
 
+  /**
+   * Reads ahead: the next chunk is read while the caller works on this one (two buffers, taking turns), so the
+   * read from disk or page cache overlaps the conversion or copy of the chunk before it.
+   */
   async *chunks(maxChunk = DEFAULT_CHUNK): AsyncIterable<Uint8Array> {
     if (this.at.length === 0) return;
     let handle: fsp.FileHandle;
@@ -179,27 +183,41 @@ export class ExternalData implements TensorData {
     } catch (e) {
       throw ioError(e, this.at.file, this.describe());
     }
-    const buffer = takeReadBuffer(Math.min(maxChunk, this.at.length));
+    const size = Math.min(maxChunk, this.at.length);
+    const buffers = [takeReadBuffer(size), ...(size < this.at.length ? [takeReadBuffer(size)] : [])];
+    const readChunk = (k: number): Promise<void> => {
+      const start = k * size;
+      const read = this.readFully(handle, buffers[k % buffers.length]!, Math.min(size, this.at.length - start), start);
+      read.catch(() => undefined); // awaited below; this keeps a failure meanwhile from counting as unhandled
+      return read;
+    };
+    let pending: Promise<void> | undefined = readChunk(0);
     try {
-      for (let done = 0; done < this.at.length; ) {
-        const want = Math.min(buffer.byteLength, this.at.length - done);
-        let got = 0;
-        while (got < want) {
-          const { bytesRead } = await handle.read(buffer, got, want - got, this.at.offset + done + got);
-          if (bytesRead === 0) {
-            throw new SdxlOptError('EXTERNAL_DATA', `'${this.at.location}' ended at byte ${this.at.offset + done + got}, before the tensor's end`, {
-              where: this.describe(),
-              hint: 'the data file shrank or is truncated',
-            });
-          }
-          got += bytesRead;
-        }
-        done += want;
-        yield buffer.subarray(0, want);
+      for (let k = 0; k * size < this.at.length; k++) {
+        await pending;
+        const start = k * size;
+        const want = Math.min(size, this.at.length - start);
+        pending = start + want < this.at.length ? readChunk(k + 1) : undefined;
+        yield buffers[k % buffers.length]!.subarray(0, want);
       }
     } finally {
-      giveBackReadBuffer(buffer);
+      // A caller that stops early leaves a read in flight: let it land before its buffer and file go.
+      await pending?.catch(() => undefined);
+      buffers.forEach(giveBackReadBuffer);
       await handle.close();
+    }
+  }
+
+  private async readFully(handle: fsp.FileHandle, buffer: Buffer, want: number, start: number): Promise<void> {
+    for (let got = 0; got < want; ) {
+      const { bytesRead } = await handle.read(buffer, got, want - got, this.at.offset + start + got);
+      if (bytesRead === 0) {
+        throw new SdxlOptError('EXTERNAL_DATA', `'${this.at.location}' ended at byte ${this.at.offset + start + got}, before the tensor's end`, {
+          where: this.describe(),
+          hint: 'the data file shrank or is truncated',
+        });
+      }
+      got += bytesRead;
     }
   }
 

@@ -15,12 +15,18 @@ import { modelToProto } from '../ir/to-proto.js';
 import { encodeModel } from '../onnx/codec.js';
 import { DataType } from '../onnx/dtype.js';
 import type { TensorProto } from '../onnx/types.js';
+import { openDirect } from './direct-writer.js';
 import { checkLocationSyntax, ExternalData } from './external-data.js';
 import { sourceOf } from './read.js';
 import { restOf } from '../ir/proto-util.js';
-import { StagedWriter, writeFully } from './staged-writer.js';
+import { STAGING_BYTES, StagedWriter, writeFully } from './staged-writer.js';
 import { registerTempFile, unregisterTempFile } from './temp-files.js';
 import { writeError } from './write-errors.js';
+
+/** Written through the page cache, the data file is flushed to disk as it grows, every this many bytes (StagedWriter). */
+const SYNC_EVERY_BYTES = 256 * 1024 * 1024;
+/** Data files from this size on are written with O_DIRECT where the file system allows. */
+const DIRECT_IO_MIN_BYTES = 64 * 1024 * 1024;
 
 export { writeError };
 
@@ -37,6 +43,11 @@ export interface WriteOptions {
   inlineLimit?: number;
   /** Called as bytes are written, for progress displays. */
   onProgress?: (written: number, total: number) => void;
+  /**
+   * Write the data file with O_DIRECT (direct-writer.ts says why): 'auto' when it holds at least 64 MiB and the file
+   * system allows it; 'always' wherever the file system allows it; 'never' through the page cache.
+   */
+  directIo?: 'auto' | 'always' | 'never';
 }
 
 export interface WriteResult {
@@ -117,9 +128,12 @@ export async function writeModel(model: Model, modelFile: string, options: Write
   try {
     if (tmpData) {
       registerTempFile(tmpData);
-      const fh = await openForWrite(tmpData);
+      const direct = options.directIo ?? 'auto';
+      const directWriter =
+        direct === 'always' || (direct === 'auto' && externalTotal >= DIRECT_IO_MIN_BYTES) ? await openDirect(tmpData) : undefined;
+      const fh = directWriter?.fh ?? (await openForWrite(tmpData));
       try {
-        const writer = new StagedWriter(fh, tmpData);
+        const writer = directWriter ?? new StagedWriter(fh, tmpData, STAGING_BYTES, SYNC_EVERY_BYTES);
         let written = 0;
         for (const v of initializers) {
           const t = v.initializer!;

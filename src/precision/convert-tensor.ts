@@ -5,6 +5,7 @@
  */
 import { SdxlOptError } from '../errors.js';
 import { DataType, dataTypeName } from '../onnx/dtype.js';
+import { releaseScratch, takeScratch } from '../ir/scratch.js';
 import { DEFAULT_CHUNK, MappedData, Tensor, type TensorData } from '../ir/tensor.js';
 import {
   bfloat16NarrowingOf,
@@ -41,9 +42,13 @@ export function narrowBytes(bytes: Uint8Array, to: NarrowType, stats?: Narrowing
 /**
  * The bytes of a float32 source as `to`, converted chunk by chunk as they are read. Each read converts into one
  * buffer it reuses (a chunk may be reused once the next is asked for): a fresh buffer per chunk costs more in page
- * faults than the conversion itself.
+ * faults than the conversion itself. A read that goes through to the end also counts what narrowing clamped and
+ * flushed (`narrowing`): the writer's one pass over the weights gives the weight report, with no read of its own.
  */
 export class NarrowedData extends MappedData {
+  /** What narrowing did to the values, once the bytes have been read through to the end (by the writer). */
+  narrowing: NarrowingStats | undefined;
+
   constructor(
     source: TensorData,
     private readonly to: NarrowType,
@@ -54,14 +59,27 @@ export class NarrowedData extends MappedData {
   override async *chunks(maxChunk = DEFAULT_CHUNK): AsyncIterable<Uint8Array> {
     const sourceChunk = Math.max(4, maxChunk - (maxChunk % 4));
     let target: Uint16Array | undefined;
+    let scratch: Uint8Array | undefined;
     const convert = this.to === DataType.FLOAT16 ? float32ToFloat16 : float32ToBfloat16;
-    for await (const chunk of this.source.chunks(sourceChunk)) {
-      const source = int32sOf(chunk);
-      if (!target || target.length < source.length) target = new Uint16Array(source.length);
-      const out = target.subarray(0, source.length);
-      convert(source, out);
-      yield new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
+    const stats: NarrowingStats = { clamped: 0, flushed: 0 };
+    let read = 0;
+    try {
+      for await (const chunk of this.source.chunks(sourceChunk)) {
+        const source = int32sOf(chunk);
+        if (!target || target.length < source.length) {
+          if (scratch) releaseScratch(scratch);
+          scratch = takeScratch(source.length * 2);
+          target = new Uint16Array(scratch.buffer, scratch.byteOffset, source.length);
+        }
+        const out = target.subarray(0, source.length);
+        convert(source, out, stats);
+        read += chunk.byteLength;
+        yield new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
+      }
+    } finally {
+      if (scratch) releaseScratch(scratch);
     }
+    if (read === this.source.byteLength) this.narrowing ??= stats;
   }
 }
 

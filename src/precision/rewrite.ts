@@ -20,8 +20,10 @@ const FLOAT = DataType.FLOAT;
 
 export interface ConvertedWeight {
   name: string;
-  /** The float32 tensor it was made from (read again to count clamps and flushes). */
+  /** The float32 tensor it was made from. */
   source: Tensor;
+  /** The narrowed tensor: its data counts clamps and flushes when the writer reads it through. */
+  tensor: Tensor;
   to: NarrowType;
 }
 
@@ -111,14 +113,16 @@ function convertConstants(graph: Graph, nodes: readonly Node[], plan: PrecisionP
     const decision = split(wanted);
     if (!decision) continue;
     for (const to of decision.copies) {
-      const copy = graph.addInitializer(`${value.name}_${typeSuffix(to)}`, narrowTensor(tensor, to));
-      result.weights.push({ name: copy.name, source: tensor, to });
+      const narrowed = narrowTensor(tensor, to);
+      const copy = graph.addInitializer(`${value.name}_${typeSuffix(to)}`, narrowed);
+      result.weights.push({ name: copy.name, source: tensor, tensor: narrowed, to });
       result.weightCopies++;
       for (const use of wanted.get(to)!) use.node.replaceInput(use.index, copy);
     }
     if (isNarrowType(decision.main)) {
-      graph.setInitializerTensor(value, narrowTensor(tensor, decision.main));
-      result.weights.push({ name: value.name, source: tensor, to: decision.main });
+      const narrowed = narrowTensor(tensor, decision.main);
+      graph.setInitializerTensor(value, narrowed);
+      result.weights.push({ name: value.name, source: tensor, tensor: narrowed, to: decision.main });
     }
   }
   for (const node of nodes) {

@@ -276,18 +276,64 @@ describe('cast: weights', () => {
     }
   });
 
-  test('float16 clamps and flushes are reported per tensor', async () => {
+  test('float16 clamps and flushes are reported per tensor, counted as the writer converts them', async () => {
+    const b = new ModelBuilder();
+    const x = b.input('x', F32, [1, 4]);
+    let reads = 0;
+    const bigBytes = new Uint8Array(Float32Array.from([1e5, -7e4, 1, 2, 3e-9, 0.5, 0, 1]).buffer);
+    // A source that counts its reads: the report must come from the writer's read, not one of its own.
+    const counted = new InlineData(bigBytes);
+    const source = {
+      byteLength: counted.byteLength,
+      inMemory: undefined,
+      describe: () => 'counted',
+      chunks: (max?: number) => {
+        reads++;
+        return counted.chunks(max);
+      },
+    };
+    const big = b.graph.addInitializer('big', new Tensor(F32, [4, 2], source));
+    const h = b.op('MatMul', [x, big]);
+    b.output(b.op('Add', [h, b.floats('fine', [2], [1, 2])]));
+    const { result, logs } = await runPass(cast, b.model);
+    assert.equal(reads, 0, 'the pass reads no weight');
+    assert.equal(result.counts.weights_clamped, undefined, 'counts come once the model is written');
+    const { dir, remove } = tempDir('sdxl-opt-cast-');
+    try {
+      await writeModel(b.model, path.join(dir, 'model.onnx'), { externalData: 'always', sizeThreshold: 0 });
+    } finally {
+      remove();
+    }
+    assert.equal(reads, 1);
+    const late = await result.afterWrite!();
+    assert.equal(reads, 1, 'the writer counted: nothing read again');
+    assert.equal(late.counts.weights_clamped, 2);
+    assert.equal(late.counts.weights_flushed, 1);
+    assert.equal(late.counts.tensors_clamped, 1);
+    assert.equal(late.counts.tensors_flushed, 1);
+    assert.equal(late.counts.weights_scanned_again, 0);
+    assert.ok(late.log.some((l) => l.includes('big') && l.includes('2 clamped') && l.includes('1 flushed')), late.log.join('\n'));
+    assert.ok(!late.log.some((l) => l.includes('fine')));
+    assert.ok(!logs.some((l) => l.includes('big')));
+  });
+
+  test('weights the writer did not read are scanned when the report is settled', async () => {
     const b = new ModelBuilder();
     const x = b.input('x', F32, [1, 4]);
     const h = b.op('MatMul', [x, b.floats('big', [4, 2], [1e5, -7e4, 1, 2, 3e-9, 0.5, 0, 1])]);
     b.output(b.op('Add', [h, b.floats('fine', [2], [1, 2])]));
-    const { result, logs } = await runPass(cast, b.model);
-    assert.equal(result.counts.weights_clamped, 2);
-    assert.equal(result.counts.weights_flushed, 1);
-    assert.equal(result.counts.tensors_clamped, 1);
-    assert.equal(result.counts.tensors_flushed, 1);
-    assert.ok(logs.some((l) => l.includes('big') && l.includes('2 clamped') && l.includes('1 flushed')), logs.join('\n'));
-    assert.ok(!logs.some((l) => l.includes('fine')));
+    const { result } = await runPass(cast, b.model);
+    const late = await result.afterWrite!();
+    assert.equal(late.counts.weights_clamped, 2);
+    assert.equal(late.counts.weights_flushed, 1);
+    assert.equal(late.counts.weights_scanned_again, 2);
+    assert.match(late.summary ?? '', /2 weight values clamped in 1 tensor/);
+  });
+
+  test('scan_weights: false reports no clamps and reads nothing', async () => {
+    const { b } = linear();
+    const { result } = await runPass(cast, b.model, { scan_weights: false });
+    assert.equal(result.afterWrite, undefined);
   });
 
   test('bfloat16 clamps and flushes are reported per tensor too', async () => {

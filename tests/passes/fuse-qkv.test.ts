@@ -3,7 +3,8 @@ import { describe, it } from 'node:test';
 import { Graph } from '../../src/ir/graph.js';
 import { Model } from '../../src/ir/model.js';
 import type { Node } from '../../src/ir/node.js';
-import { ComputedData, InlineData, Tensor, typedView } from '../../src/ir/tensor.js';
+import { BlockMappedData } from '../../src/ir/block-data.js';
+import { InlineData, Tensor, typedView } from '../../src/ir/tensor.js';
 import { DataType } from '../../src/onnx/dtype.js';
 import { fuseAttention } from '../../passes/fuse-attention.js';
 import { fuseQkv } from '../../passes/fuse-qkv.js';
@@ -53,7 +54,7 @@ describe('fuse-qkv', () => {
     const b = floats([2, 4], [10, 11, 12, 13, 14, 15, 16, 17]);
     const c = floats([2, 4], [20, 21, 22, 23, 24, 25, 26, 27]);
     const concatenated = packColumns([a, b, c], 1, 'test');
-    assert.ok(concatenated.data instanceof ComputedData);
+    assert.ok(concatenated.data instanceof BlockMappedData, 'packed row by row when written');
     assert.equal(concatenated.data.inMemory, undefined);
     assert.deepEqual(concatenated.dims, [2, 12]);
     assert.deepEqual(await elements(concatenated), [0, 1, 2, 3, 10, 11, 12, 13, 20, 21, 22, 23, 4, 5, 6, 7, 14, 15, 16, 17, 24, 25, 26, 27]);
@@ -137,7 +138,7 @@ describe('fuse-qkv', () => {
     const before = model.graph.initializers().length;
     const result = await runPass(fuseQkv, model);
     assert.deepEqual(result.counts, { attention: 140, qkv: 70, kv: 70, packed: 140, split: 0, skipped: 0 });
-    const fused = model.graph.initializers().filter((v) => v.initializer!.data instanceof ComputedData);
+    const fused = model.graph.initializers().filter((v) => v.initializer!.data instanceof BlockMappedData);
     assert.equal(fused.length, 140);
     const shapes = new Set(fused.map((v) => v.initializer!.dims.join('x')));
     assert.deepEqual(shapes, new Set(['640x1920', '1280x3840', '2048x1280', '2048x2560']));
