@@ -25,12 +25,20 @@ const INLINE_FIXTURES = [
   'sdxl-text-encoder-2-tiny-ts17.onnx',
 ];
 
+/** Graph-only full-size models: initializers in an external `model.onnx_data` that is not committed. */
+const GRAPH_ONLY_FIXTURES = [
+  'sdxl-unet-full-graph-only.onnx',
+  'sdxl-vae-decoder-full-graph-only.onnx',
+  'sdxl-text-encoder-full-graph-only.onnx',
+  'sdxl-text-encoder-2-full-graph-only.onnx',
+];
+
 /** Tolerance the fixture README states for ONNX Runtime CPU against PyTorch. */
 const PYTORCH_TOLERANCE = 1.2e-6;
 
 test('every .onnx fixture is one this test knows how to round-trip', () => {
   const onnxFiles = fs.readdirSync(path.dirname(fixture('x'))).filter((f) => f.endsWith('.onnx')).sort();
-  assert.deepEqual(onnxFiles, [...INLINE_FIXTURES, 'sdxl-unet-full-graph-only.onnx'].sort());
+  assert.deepEqual(onnxFiles, [...INLINE_FIXTURES, ...GRAPH_ONLY_FIXTURES].sort());
 });
 
 for (const name of INLINE_FIXTURES) {
@@ -57,6 +65,23 @@ test('round trip of the graph-only full UNet (external data absent) re-encodes b
   });
   assert.ok(Buffer.from(encodeModel(proto)).equals(fs.readFileSync(file)));
 });
+
+for (const [name, initializers] of [
+  ['sdxl-vae-decoder-full-graph-only.onnx', 88],
+  ['sdxl-text-encoder-full-graph-only.onnx', 196],
+  ['sdxl-text-encoder-2-full-graph-only.onnx', 517],
+] as const) {
+  test(`round trip of a graph-only full component (external data absent) re-encodes byte-identically: ${name}`, async () => {
+    const file = fixture(name);
+    const model = await readModel(file);
+    assert.equal(model.graph.initializers().length, initializers);
+    const proto = modelToProto(model, (n, tensor) => {
+      assert.ok(tensor.origin, `initializer '${n}' lost its TensorProto`);
+      return tensor.origin;
+    });
+    assert.ok(Buffer.from(encodeModel(proto)).equals(fs.readFileSync(file)));
+  });
+}
 
 test('writing a model whose external data file is missing fails with EXTERNAL_DATA and leaves nothing behind', async (t) => {
   const dir = tempDir(t);
