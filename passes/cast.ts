@@ -45,6 +45,7 @@ export interface CastParams {
   keep_sin_cos_fp32: boolean;
   overflow: 'off' | 'auto';
   overflow_threshold: number;
+  overflow_provider: 'cpu' | 'cuda';
   overflow_dims: string[];
   scan_weights: boolean;
 }
@@ -90,6 +91,12 @@ export const cast = definePass<CastParams>({
       description: 'Largest activation magnitude float16 is trusted with (default a quarter of 65504).',
       default: DEFAULT_OVERFLOW_THRESHOLD,
     },
+    overflow_provider: {
+      type: 'string',
+      enum: ['cpu', 'cuda'],
+      description: "Where the probe runs the float32 model: 'cuda' lets it run after CUDA-only rewrites (channels-last's NhwcConv and GroupNorm have no CPU kernel).",
+      default: 'cpu',
+    },
     overflow_dims: {
       type: 'array',
       items: { type: 'string' },
@@ -118,9 +125,10 @@ export const cast = definePass<CastParams>({
         threshold: params.overflow_threshold,
         dims,
         defaultDim: (name) => (/batch/i.test(name) ? 1 : 32),
+        provider: params.overflow_provider,
       });
       overflowing = probe.overflowing;
-      ctx.log(`overflow probe: ${probe.probed} float32 values at ${JSON.stringify(dims)}, ${overflowing.size} above ${params.overflow_threshold}`);
+      ctx.log(`overflow probe on ${params.overflow_provider}: ${probe.probed} float32 values at ${JSON.stringify(dims)}, ${overflowing.size} above ${params.overflow_threshold}`);
       for (const v of [...overflowing].slice(0, MAX_TENSOR_LINES)) ctx.log(`  ${v.name}: max |x| = ${probe.maxAbs.get(v)} (${v.producer ?? 'graph input'})`);
     }
 

@@ -83,9 +83,10 @@ export async function runOnCpu(
   file: string,
   inputs: readonly InputSpec[],
   outputs: readonly string[],
-  options: { dims: Readonly<Record<string, number>>; fallbackDim: (name: string) => number; seed?: number },
+  options: { dims: Readonly<Record<string, number>>; fallbackDim: (name: string) => number; seed?: number; provider?: 'cpu' | 'cuda' },
 ): Promise<CpuRunOutput[]> {
   const ort = await loadOrt();
+  const provider = options.provider ?? 'cpu';
   const feeds: Record<string, InstanceType<OrtModule['Tensor']>> = {};
   for (const spec of inputs) {
     const shape = concreteShape(spec, options.dims, options.fallbackDim);
@@ -104,9 +105,13 @@ export async function runOnCpu(
   }
   let session: Awaited<ReturnType<OrtModule['InferenceSession']['create']>>;
   try {
-    session = await ort.InferenceSession.create(file, { executionProviders: ['cpu'], graphOptimizationLevel: 'disabled' });
+    session = await ort.InferenceSession.create(file, { executionProviders: [provider], graphOptimizationLevel: 'disabled' });
   } catch (e) {
-    throw new SdxlOptError('RUNTIME', `ONNX Runtime cannot load the model on the CPU: ${e instanceof Error ? e.message : String(e)}`, { where: file, cause: e });
+    throw new SdxlOptError('RUNTIME', `ONNX Runtime cannot load the model on ${provider}: ${e instanceof Error ? e.message : String(e)}`, {
+      where: file,
+      cause: e,
+      hint: provider === 'cuda' ? 'the CUDA provider must load here (sdxl-opt doctor says what is missing), or probe on cpu before CUDA-only rewrites' : undefined,
+    });
   }
   try {
     const result = await session.run(feeds, [...outputs]);
@@ -115,7 +120,7 @@ export async function runOnCpu(
       return { name, dims: [...t.dims], data: t.data as CpuRunOutput['data'] };
     });
   } catch (e) {
-    throw new SdxlOptError('RUNTIME', `ONNX Runtime failed to run the model on the CPU: ${e instanceof Error ? e.message : String(e)}`, { where: file, cause: e });
+    throw new SdxlOptError('RUNTIME', `ONNX Runtime failed to run the model on ${provider}: ${e instanceof Error ? e.message : String(e)}`, { where: file, cause: e });
   } finally {
     await session.release();
   }

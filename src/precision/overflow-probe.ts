@@ -25,6 +25,8 @@ export interface OverflowProbeOptions {
   /** The size of a symbolic dim `dims` does not name. */
   defaultDim: (name: string) => number;
   seed?: number;
+  /** Where the model runs (default cpu); cuda runs graphs with CUDA-only contrib ops. */
+  provider?: 'cpu' | 'cuda';
 }
 
 export interface OverflowProbeResult {
@@ -81,6 +83,7 @@ export async function probeOverflow(model: Model, options: OverflowProbeOptions)
       dims: options.dims,
       fallbackDim: options.defaultDim,
       seed: options.seed,
+      provider: options.provider ?? 'cpu',
     });
     const overflowing = new Set<Value>();
     const maxAbs = new Map<Value, number>();

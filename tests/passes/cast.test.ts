@@ -19,6 +19,8 @@ import { probeOverflow } from '../../src/precision/overflow-probe.js';
 import { runOnCpu } from '../../src/precision/ort-cpu.js';
 import { ModelBuilder, nodeNamed, runPass, similarity, tempDir } from '../helpers/precision-graphs.js';
 import { cudaAvailable, runFirstOutput, smallUnetInputs } from '../helpers/ort-session.js';
+import { runForCuda } from '../helpers/layout-parity.js';
+import { channelsLast } from '../../passes/channels-last.js';
 
 const fixture = (name: string) => fileURLToPath(new URL(`../../../fixtures/${name}`, import.meta.url));
 const SMALL_TS = fixture('sdxl-unet-small-ts17.onnx');
@@ -501,6 +503,21 @@ describe('cast: overflow', () => {
     assert.equal(b.graph.initializer('W')!.initializer!.dtype, F32, 'nothing changed');
   });
 
+  test('overflow_provider cuda: the probe runs a channels-last VAE (CUDA-only ops) on CUDA; without CUDA one error names it', async (t) => {
+    const model = await readModel(VAE);
+    await runForCuda(channelsLast, model);
+    const params = { overflow: 'auto' as const, overflow_provider: 'cuda' as const, overflow_dims: ['h=16', 'w=16'] };
+    if (!(await cudaAvailable(VAE))) {
+      t.diagnostic('CUDA provider not available: checking the refusal only');
+      await assert.rejects(runPass(cast, model, params, { dims: DIMS }), (e: unknown) => e instanceof SdxlOptError && e.code === 'RUNTIME' && /on cuda/.test(e.message));
+      return;
+    }
+    const { result, logs } = await runPass(cast, model, params, { dims: DIMS });
+    assert.ok(logs.some((l) => l.startsWith('overflow probe on cuda:')), logs.join('\n'));
+    assert.equal(result.counts.overflow_values ?? 0, 0, 'the fixture as exported does not overflow float16');
+    assert.deepEqual(precisionProblems(model.graph), []);
+  });
+
   test('a VAE whose conv_in is scaled by 2^16: plain float16 overflows; overflow: auto keeps the large values out of float16', async () => {
     const { dir, remove } = tempDir('sdxl-opt-cast-');
     const scaled = async () => {
@@ -531,7 +548,7 @@ describe('cast: overflow', () => {
       const { result, logs } = await runPass(cast, guarded, { overflow: 'auto', overflow_dims: ['h=16', 'w=16'] }, { dims: DIMS });
       assert.ok((result.counts.overflow_values ?? 0) > 0);
       assert.ok((result.counts.nodes_kept_from_fp16_overflow ?? 0) > 0);
-      assert.ok(logs.some((l) => l.startsWith('overflow probe:')));
+      assert.ok(logs.some((l) => l.startsWith('overflow probe on cpu:')));
       const convIn = guarded.graph.nodes().find((n) => n.name === '/decoder/conv_in/Conv')!;
       assert.equal(convIn.output(0).type?.dtype, F32);
       const safe = similarity(reference, await run(guarded, 'fp16-guarded'));
