@@ -81,7 +81,7 @@ export const cast = definePass<CastParams>({
     overflow: {
       type: 'string',
       enum: ['off', 'auto'],
-      description: "'auto': run the float32 model once on ONNX Runtime CPU and keep nodes with activations past overflow_threshold out of float16.",
+      description: "'auto': run the float32 model once on ONNX Runtime (overflow_provider) and keep nodes with activations past overflow_threshold out of float16.",
       default: 'off',
     },
     overflow_threshold: {
