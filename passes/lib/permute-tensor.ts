@@ -157,20 +157,10 @@ export function transposeBytes(bytes: Uint8Array, dims: readonly number[], perm:
 
 /** Integer views copy bit patterns exactly (a float view could canonicalize NaN payloads). */
 function elementView(bytes: Uint8Array, elementBytes: number): { length: number; [i: number]: number | bigint } {
+  if (elementBytes === 1 || elementBytes === 2 || elementBytes === 4) return wordView(bytes, elementBytes);
+  if (elementBytes !== 8) throw new SdxlOptError('UNSUPPORTED', `cannot transpose elements of ${elementBytes} bytes`);
   const aligned = bytes.byteOffset % 8 === 0 ? bytes : Uint8Array.from(bytes);
-  const { buffer, byteOffset, byteLength } = aligned;
-  switch (elementBytes) {
-    case 1:
-      return aligned;
-    case 2:
-      return new Uint16Array(buffer, byteOffset, byteLength / 2);
-    case 4:
-      return new Uint32Array(buffer, byteOffset, byteLength / 4);
-    case 8:
-      return new BigUint64Array(buffer, byteOffset, byteLength / 8);
-    default:
-      throw new SdxlOptError('UNSUPPORTED', `cannot transpose elements of ${elementBytes} bytes`);
-  }
+  return new BigUint64Array(aligned.buffer, aligned.byteOffset, aligned.byteLength / 8);
 }
 
 function stridesOf(dims: readonly number[]): number[] {

@@ -2,8 +2,10 @@
  * Tiny ONNX models for pass tests, written as ModelProto objects (the way a reader would decode them), encoded with
  * the project's codec and read back through the normal reader.
  */
+import assert from 'node:assert/strict';
 import Long from 'long';
 import { modelFromBytes } from '../../src/io/read.js';
+import { topologicalOrder } from '../../src/ir/graph.js';
 import type { Model } from '../../src/ir/model.js';
 import { encodeModel } from '../../src/onnx/codec.js';
 import { DataType } from '../../src/onnx/dtype.js';
@@ -89,4 +91,10 @@ export function opCounts(model: Model): Record<string, number> {
   const counts: Record<string, number> = {};
   for (const n of model.graph) counts[n.opType] = (counts[n.opType] ?? 0) + 1;
   return counts;
+}
+
+/** Every node after the producers of its inputs: for passes that keep the graph sorted without re-sorting it. */
+export function assertSorted(model: Model): void {
+  const nodes = model.graph.nodes();
+  assert.ok(topologicalOrder(model.graph).every((n, i) => n === nodes[i]), 'nodes are in topological order');
 }

@@ -2,7 +2,6 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import * as ort from 'onnxruntime-node';
 import { readModel } from '../../src/io/read.js';
-import { topologicalOrder } from '../../src/ir/graph.js';
 import { checkTypes } from '../../src/ir/infer/index.js';
 import type { Model } from '../../src/ir/model.js';
 import { InlineData, Tensor } from '../../src/ir/tensor.js';
@@ -18,7 +17,7 @@ import { layoutParity, runForCuda } from '../helpers/layout-parity.js';
 import { lowerContribOps } from '../helpers/lower-contrib.js';
 import { compareOnCpu, seededFloats } from '../helpers/ort.js';
 import { runPass } from '../helpers/pass-context.js';
-import { floatTensor, int64Tensor, opCounts, tinyModel, type TinyModel } from '../helpers/tiny-model.js';
+import { assertSorted, floatTensor, int64Tensor, opCounts, tinyModel, type TinyModel } from '../helpers/tiny-model.js';
 
 const F = DataType.FLOAT;
 const TS17 = 'sdxl-unet-small-ts17.onnx';
@@ -27,11 +26,6 @@ const VAE = 'sdxl-vae-decoder-tiny-ts17.onnx';
 const FULL = 'sdxl-unet-full-graph-only.onnx';
 const UNET_DIMS = { batch: 2, height: 16, width: 16, sequence: 77 };
 
-/** Every node after the producers of its inputs: the pass keeps the graph sorted without re-sorting it. */
-function assertSorted(model: Model): void {
-  const nodes = model.graph.nodes();
-  assert.ok(topologicalOrder(model.graph).every((n, i) => n === nodes[i]), 'nodes are in topological order');
-}
 
 /**
  * Conv (grouped) → + time embedding (N, C, 1, 1) → Split on channels → SiLU-like gate → Concat on channels →

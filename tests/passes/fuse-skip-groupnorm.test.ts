@@ -1,9 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import * as ort from 'onnxruntime-node';
-import { topologicalOrder } from '../../src/ir/graph.js';
 import { checkTypes } from '../../src/ir/infer/index.js';
-import type { Model } from '../../src/ir/model.js';
 import { DataType } from '../../src/onnx/dtype.js';
 import { channelsLast } from '../../passes/channels-last.js';
 import { cleanup } from '../../passes/cleanup.js';
@@ -15,17 +13,13 @@ import { layoutParity, runForCuda } from '../helpers/layout-parity.js';
 import { lowerContribOps } from '../helpers/lower-contrib.js';
 import { compareOnCpu, seededFloats } from '../helpers/ort.js';
 import { runPass } from '../helpers/pass-context.js';
-import { floatTensor, int64Tensor, opCounts, tinyModel, type TinyModel } from '../helpers/tiny-model.js';
+import { assertSorted, floatTensor, int64Tensor, opCounts, tinyModel, type TinyModel } from '../helpers/tiny-model.js';
 
 const F = DataType.FLOAT;
 const TS17 = 'sdxl-unet-small-ts17.onnx';
 const DYNAMO = 'sdxl-unet-small-dynamo18.onnx';
 const UNET_DIMS = { batch: 2, height: 16, width: 16, sequence: 77 };
 
-function assertSorted(model: Model): void {
-  const nodes = model.graph.nodes();
-  assert.ok(topologicalOrder(model.graph).every((n, i) => n === nodes[i]), 'nodes are in topological order');
-}
 
 test('fuse-skip-groupnorm: the small UNets (both exporters): exact counts, types, order, ORT CPU parity', async (t) => {
   for (const name of [TS17, DYNAMO]) {
