@@ -11,6 +11,7 @@
  */
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
+import { BufferRing } from './buffer-ring.js';
 import { writeFully } from './staged-writer.js';
 import { writeError } from './write-errors.js';
 
@@ -55,47 +56,17 @@ export async function openDirect(file: string, bufferBytes = DIRECT_BUFFER_BYTES
   return new DirectWriter(fh, file, buffers);
 }
 
-export class DirectWriter {
-  private current = 0;
-  private filled = 0;
-  /** File position of the current buffer's first byte. */
-  private flushedTo = 0;
+export class DirectWriter extends BufferRing {
   /** The write under way from each buffer. */
   private readonly writes: (Promise<void> | undefined)[];
 
   constructor(
     readonly fh: fsp.FileHandle,
     private readonly file: string,
-    private readonly buffers: readonly Uint8Array[],
+    buffers: readonly Uint8Array[],
   ) {
+    super(buffers);
     this.writes = buffers.map(() => undefined);
-  }
-
-  get position(): number {
-    return this.flushedTo + this.filled;
-  }
-
-  async append(bytes: Uint8Array): Promise<void> {
-    for (let at = 0; at < bytes.byteLength; ) {
-      const buffer = this.buffers[this.current]!;
-      const n = Math.min(buffer.byteLength - this.filled, bytes.byteLength - at);
-      buffer.set(bytes.subarray(at, at + n), this.filled);
-      this.filled += n;
-      at += n;
-      if (this.filled === buffer.byteLength) await this.flush();
-    }
-  }
-
-  async alignTo(alignment: number): Promise<void> {
-    let pad = (alignment - (this.position % alignment)) % alignment;
-    while (pad > 0) {
-      const buffer = this.buffers[this.current]!;
-      const n = Math.min(buffer.byteLength - this.filled, pad);
-      buffer.fill(0, this.filled, this.filled + n);
-      this.filled += n;
-      pad -= n;
-      if (this.filled === buffer.byteLength) await this.flush();
-    }
   }
 
   /** Writes what is left (padded to a whole block), waits for every write, and cuts the file to its length. */
@@ -117,7 +88,7 @@ export class DirectWriter {
   }
 
   /** Starts writing the current buffer and moves to the next, once that one's write is done. */
-  private async flush(): Promise<void> {
+  protected async flush(): Promise<void> {
     const index = this.current;
     const write = writeFully(this.fh, this.buffers[index]!.subarray(0, this.filled), this.flushedTo, this.file);
     write.catch(() => undefined); // surfaced when awaited: before the buffer is reused, or in finish()

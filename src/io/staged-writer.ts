@@ -6,18 +6,14 @@
  * generator write into the staging buffers directly, with no copy.
  */
 import type fsp from 'node:fs/promises';
+import { BufferRing } from './buffer-ring.js';
 import { writeError } from './write-errors.js';
 
 export const STAGING_BYTES = 16 * 1024 * 1024;
 /** Pieces this large skip the staging buffers. */
 const DIRECT_WRITE_BYTES = 1024 * 1024;
 
-export class StagedWriter {
-  private readonly buffers: [Uint8Array, Uint8Array];
-  private current = 0;
-  private filled = 0;
-  /** File position of the current buffer's first byte. */
-  private flushedTo = 0;
+export class StagedWriter extends BufferRing {
   private inFlight: Promise<void> = Promise.resolve();
   /** The rolling flush to disk under way, and where the file stood when it began. */
   private syncing: Promise<void> | undefined;
@@ -36,15 +32,10 @@ export class StagedWriter {
     bufferBytes = STAGING_BYTES,
     private readonly syncEvery = 0,
   ) {
-    this.buffers = [new Uint8Array(bufferBytes), new Uint8Array(bufferBytes)];
+    super([new Uint8Array(bufferBytes), new Uint8Array(bufferBytes)]);
   }
 
-  /** Bytes appended so far: the file offset of the next byte. */
-  get position(): number {
-    return this.flushedTo + this.filled;
-  }
-
-  async append(bytes: Uint8Array): Promise<void> {
+  override async append(bytes: Uint8Array): Promise<void> {
     if (bytes.byteLength >= DIRECT_WRITE_BYTES) {
       // Large pieces are written as they are: copying them gains nothing (measured: overlapping their read with
       // the previous write only made both slower on 2 cores), and each is already one large write.
@@ -55,26 +46,12 @@ export class StagedWriter {
       this.maybeSync();
       return;
     }
-    for (let at = 0; at < bytes.byteLength; ) {
-      const buffer = this.buffers[this.current]!;
-      const n = Math.min(buffer.byteLength - this.filled, bytes.byteLength - at);
-      buffer.set(bytes.subarray(at, at + n), this.filled);
-      this.filled += n;
-      at += n;
-      if (this.filled === buffer.byteLength) await this.flush();
-    }
+    await super.append(bytes);
   }
 
   /** Appends `bytes` bytes that `fill` writes in place, piece by piece, straight into the staging buffers. */
   async produce(bytes: number, fill: (into: Uint8Array) => void): Promise<void> {
-    for (let left = bytes; left > 0; ) {
-      const buffer = this.buffers[this.current]!;
-      const n = Math.min(buffer.byteLength - this.filled, left);
-      fill(buffer.subarray(this.filled, this.filled + n));
-      this.filled += n;
-      left -= n;
-      if (this.filled === buffer.byteLength) await this.flush();
-    }
+    await this.stage(bytes, fill);
   }
 
   /** Moves forward to `position`: zeros when they fit in the staging buffer, otherwise a hole in the file. */
@@ -90,19 +67,6 @@ export class StagedWriter {
     }
     if (this.filled > 0) await this.flush();
     this.flushedTo = position;
-  }
-
-  /** Appends zeros up to the next multiple of `alignment`. */
-  async alignTo(alignment: number): Promise<void> {
-    let pad = (alignment - (this.position % alignment)) % alignment;
-    while (pad > 0) {
-      const buffer = this.buffers[this.current]!;
-      const n = Math.min(buffer.byteLength - this.filled, pad);
-      buffer.fill(0, this.filled, this.filled + n);
-      this.filled += n;
-      pad -= n;
-      if (this.filled === buffer.byteLength) await this.flush();
-    }
   }
 
   /** Writes what is staged and waits for every write to finish. */
@@ -128,7 +92,7 @@ export class StagedWriter {
   }
 
   /** Starts writing the current buffer once the previous write is done, and switches to the other buffer. */
-  private async flush(): Promise<void> {
+  protected async flush(): Promise<void> {
     await this.inFlight; // the other buffer is free again once its write is done
     const bytes = this.buffers[this.current]!.subarray(0, this.filled);
     this.inFlight = writeFully(this.fh, bytes, this.flushedTo, this.file);
